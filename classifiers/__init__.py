@@ -1,0 +1,1 @@
+"""The request classifier: corpus, training, evaluation and the model interface the daemon calls."""
