@@ -1,0 +1,119 @@
+"""Open the database, apply migrations, and refuse to run on an outdated schema.
+
+SQLite by default (WAL mode, owner-only file), PostgreSQL for production. Migrations are Alembic
+scripts shipped in inbox_bot/migrations and applied by `inbox-bot db upgrade`.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from inbox_bot.errors import SystemFault
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class SchemaOutdated(SystemFault):
+    """The database is not at the newest migration; `inbox-bot db upgrade` fixes it."""
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    # The database holds personal data: create it readable by its owner only, before SQLite
+    # creates it with the process umask (often world-readable).
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            # WAL lets the CLI read while the daemon writes; foreign keys are off by default in SQLite.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> str:
+    """Apply every pending migration; return the revision now current."""
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+    command.upgrade(_alembic_config(url), "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaOutdated unless the database is at the newest migration."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run `inbox-bot db upgrade` first"
+        )
+
+
+class Database:
+    """An engine and a session factory; `transaction()` is one unit of work."""
+
+    def __init__(self, url: str, *, check: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        if check:
+            check_schema(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit on success, roll back on any exception."""
+        with self.sessions() as session:
+            with session.begin():
+                yield session
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
