@@ -1,0 +1,110 @@
+"""Cases: references, opening, the lifecycle's allowed transitions, and the append-only history.
+
+Every change of a case is a CaseEvent recording who, when and why; a transition the lifecycle
+does not allow raises LifecycleError instead of silently corrupting the register.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inbox_bot.errors import LifecycleError
+from inbox_bot.schema import Case, CaseEvent, ReferenceCounter, utcnow
+
+# Statuses in which a case's clock is running and a follow-up attaches to it.
+OPEN_STATUSES = frozenset(
+    {"new", "triage", "acknowledged", "awaiting_identity", "in_progress", "awaiting_approval"}
+)
+FINAL_STATUSES = frozenset({"closed", "rejected", "withdrawn"})
+
+# The lifecycle, one row per status: where a case may go from there.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "triage", "awaiting_identity", "in_progress", "answered", "rejected", "withdrawn"}),
+    "triage": frozenset({"new", "acknowledged", "awaiting_identity", "in_progress", "rejected", "withdrawn", "closed"}),
+    "acknowledged": frozenset({"awaiting_identity", "in_progress", "awaiting_approval", "answered", "rejected", "withdrawn"}),
+    "awaiting_identity": frozenset({"in_progress", "awaiting_approval", "rejected", "withdrawn"}),
+    "in_progress": frozenset({"awaiting_identity", "awaiting_approval", "answered", "rejected", "withdrawn"}),
+    "awaiting_approval": frozenset({"in_progress", "awaiting_identity", "answered", "rejected", "withdrawn"}),
+    "answered": frozenset({"closed", "in_progress"}),
+    "rejected": frozenset({"closed", "in_progress"}),
+    "withdrawn": frozenset({"closed"}),
+    "closed": frozenset({"in_progress"}),
+}
+STATUSES = frozenset(TRANSITIONS)
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def record_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    *,
+    actor: str = "inbox-bot",
+    detail: dict | None = None,
+    at: datetime | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+) -> CaseEvent:
+    event = CaseEvent(
+        kind=kind,
+        actor=actor,
+        detail=detail or {},
+        at=at or utcnow(),
+        from_status=from_status,
+        to_status=to_status,
+    )
+    case.events.append(event)
+    session.add(event)
+    return event
+
+
+def transition(
+    session: Session, case: Case, target: str, *, actor: str = "inbox-bot", why: str = "", at: datetime | None = None
+) -> None:
+    """Move a case to `target`, recording the change; LifecycleError when the lifecycle forbids it."""
+    if target not in STATUSES:
+        raise LifecycleError(f"{case.reference}: unknown status {target!r}")
+    if not can_transition(case.status, target):
+        raise LifecycleError(f"{case.reference}: a case cannot go from {case.status} to {target}")
+    previous = case.status
+    case.status = target
+    now = at or utcnow()
+    if target == "answered":
+        case.answered_at = now
+    if target == "closed":
+        case.closed_at = now
+    elif previous == "closed":
+        case.closed_at = None
+    record_event(session, case, "status", actor=actor, detail={"why": why} if why else {}, at=now,
+                 from_status=previous, to_status=target)
+
+
+def next_reference(session: Session, prefix: str, year: int) -> str:
+    """Hand out the next reference of the year, e.g. IODO-2026-00042, inside the caller's transaction."""
+    counter = session.execute(
+        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+    ).scalar_one_or_none()
+    if counter is None:
+        counter = ReferenceCounter(year=year, last=0)
+        session.add(counter)
+    counter.last += 1
+    session.flush()
+    return f"{prefix}-{year}-{counter.last:05d}"
+
+
+def find_open_case_for(session: Session, requester: str) -> list[Case]:
+    return list(
+        session.execute(
+            select(Case).where(Case.requester == requester, Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
+        ).scalars()
+    )
+
+
+def by_reference(session: Session, reference: str) -> Case | None:
+    return session.execute(select(Case).where(Case.reference == reference.upper())).scalar_one_or_none()

@@ -1,0 +1,116 @@
+"""Queue outgoing mail in the outbox table, inside the caller's transaction.
+
+A row holds the finished bytes and the Message-ID chosen when it was queued, so that a resend
+after a crash mid-send is the very same message, and the deliverer needs no templates.
+Automatic replies are capped per recipient over two windows, whatever screening said, because
+robot detection is never complete and a loop with another robot must die out by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inbox_bot import compose
+from inbox_bot.config import Settings
+from inbox_bot.logs import fingerprint
+from inbox_bot.schema import Case, OutboxRow, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to queue: who it goes to, what it is, and what it answers."""
+
+    kind: str  # template kind: acknowledgement, optout_confirmation, draft_for_approval, ...
+    recipient: str
+    language: str
+    context: dict
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    automatic: bool = True  # an automatic reply to a requester: counts against the cap
+    auto_submitted: str = "auto-replied"
+    copy_to_sent: bool = True
+    subject: str | None = None  # a fixed subject/text instead of rendering the template
+    text: str | None = None
+
+
+def automatic_replies_since(session: Session, recipient: str, since: datetime) -> int:
+    return session.execute(
+        select(func.count(OutboxRow.id)).where(
+            OutboxRow.recipient == recipient, OutboxRow.automatic.is_(True), OutboxRow.created_at >= since
+        )
+    ).scalar_one()
+
+
+def over_cap(session: Session, settings: Settings, recipient: str, now: datetime | None = None) -> str | None:
+    """The reason an automatic reply to `recipient` must not be sent now, or None."""
+    now = now or utcnow()
+    r = settings.replies
+    for cap, hours in ((r.cap_per_recipient, r.cap_window_hours), (r.cap_per_recipient_long, r.cap_window_long_hours)):
+        if automatic_replies_since(session, recipient, now - timedelta(hours=hours)) >= cap:
+            return f"{cap} automatic replies within {hours} h"
+    return None
+
+
+def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case | None = None) -> OutboxRow | None:
+    """Render and queue one message; None when the per-recipient cap holds it back."""
+    now = utcnow()
+    if outgoing.automatic:
+        reason = over_cap(session, settings, outgoing.recipient, now)
+        if reason:
+            log.warning("automatic %s to %s not queued: %s", outgoing.kind, fingerprint(outgoing.recipient), reason)
+            return None
+    org = settings.organisation
+    if outgoing.text is not None:
+        subject, text, html = outgoing.subject or "", outgoing.text, None
+    else:
+        rendered = compose.render(outgoing.kind, outgoing.language, outgoing.context)
+        subject, text, html = rendered.subject, rendered.text, rendered.html
+    message_id = compose.make_message_id(org.domain)
+    raw = compose.build_message(
+        from_addr=org.address,
+        from_name=org.name,
+        to=outgoing.recipient,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id,
+        in_reply_to=outgoing.in_reply_to,
+        references=outgoing.references,
+        auto_submitted=outgoing.auto_submitted,
+        loop_header=(settings.replies.loop_header, org.domain),
+        case_reference=case.reference if case is not None else None,
+        date=now,
+    )
+    row = OutboxRow(
+        case_id=case.id if case is not None else None,
+        kind=outgoing.kind,
+        automatic=outgoing.automatic,
+        recipient=outgoing.recipient,
+        envelope_from=org.address,
+        message_id=message_id,
+        raw=raw,
+        status="queued",
+        next_attempt_at=now,
+        deliver_by=now + timedelta(hours=settings.replies.retry_deadline_hours),
+        copy_to_sent=outgoing.copy_to_sent,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reply_references(in_reply_to: str | None, references: Sequence[str]) -> tuple[str, ...]:
+    """The References of a reply: the original's References followed by its Message-ID."""
+    refs = list(references)
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    return tuple(refs)
