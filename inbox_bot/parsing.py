@@ -1,0 +1,496 @@
+"""Turn the raw bytes of one message into an InboundMail (step 3 of the pipeline). Pure: no I/O.
+
+Mail arrives in every state: declared and mislabelled charsets, broken RFC 2047 words, deep or
+bad MIME structure. The rule here is to salvage what can be read and note the rest as defects;
+only a message with nothing usable in it (no bytes, no header at all) is a SenderError, which
+sends it to quarantine with its raw bytes kept. Anything else the stdlib raises is caught at the
+step where it can happen and replaced by a weaker reading, so one odd message never stops the
+daemon.
+
+Addresses are normalised by `normalise_address`, which the suppression list uses as its key too.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email import policy
+from email.header import decode_header
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+import html2text
+from email_validator import EmailNotValidError, validate_email
+
+from classifiers.language import detect_language
+from classifiers.textprep import sender_text
+from inbox_bot.errors import SenderError
+from inbox_bot.values import Attachment, InboundMail
+
+MAX_HEADERS = 500  # a message with 100,000 headers must not cost us 100,000 decodes
+MAX_PARTS = 300  # parts visited; the rest of a pathological tree is ignored
+MAX_DEPTH = 20  # multipart nesting followed
+MAX_HTML_CHARS = 1_000_000  # html2text is slow on megabytes of markup
+MAX_IDS = 200  # References ids kept
+MAX_RECIPIENTS = 500
+
+# Report parts are the bounce/receipt machinery itself, not attachments of the sender's.
+_REPORT_PARTS = frozenset(
+    {
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/disposition-notification",
+        "message/global-disposition-notification",
+        "message/feedback-report",
+        "text/rfc822-headers",
+        "message/rfc822-headers",
+        "text/rfc822-header",
+    }
+)
+
+# Letters a Polish text is made of, and the characters that appear when Polish bytes are read
+# in the wrong 8-bit charset (cp1250 read as latin-1 gives "¹³¿œŸ", iso-8859-2 gives "±¶¼").
+_POLISH = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
+_MOJIBAKE = frozenset("¹³¿œŸ±¶¼¥£¯Œ¦¬ÆÊÑ")
+_CR_LF = re.compile(r"[\r\n\x00]+")
+_ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def normalise_address(addr: str) -> str | None:
+    """The canonical form of an email address, or None when it is not a valid one.
+
+    `local@domain` with the domain in its normal (lower-case Unicode) form and the local part
+    lower-cased as well. RFC 5321 lets a server treat local parts case-sensitively, but no
+    mainstream provider does, and the suppression list keyed on this form must stop marketing
+    to "Jan.Kowalski@x.pl" when "jan.kowalski@x.pl" opted out: erring towards "same person" is
+    the safe side there. Never a DNS lookup. Addresses in the reserved ".test" domain pass
+    (test_environment) so that fixtures may use them.
+    """
+    if not addr:
+        return None
+    candidate = _CR_LF.sub("", addr).strip().strip("<>").strip()
+    if not candidate or "@" not in candidate or len(candidate) > 320:
+        return None
+    try:
+        result = validate_email(candidate, check_deliverability=False, test_environment=True)
+    except (EmailNotValidError, UnicodeError, ValueError):
+        return None
+    return result.normalized.lower()
+
+
+def _score_polish(text: str) -> int:
+    good = sum(1 for ch in text if ch in _POLISH)
+    bad = sum(1 for ch in text if ch in _MOJIBAKE or "\x80" <= ch <= "\x9f" or ch == "\ufffd")
+    return good - 3 * bad
+
+
+def decode_bytes(data: bytes, declared: str | None) -> str:
+    """Bytes to text: the declared charset when it fits, else UTF-8, else the likeliest 8-bit one.
+
+    A declared us-ascii or iso-8859-1 is often a lie told by old clients about UTF-8 or cp1250
+    bytes; latin-1 decodes anything, so for those a UTF-8 reading is tried first and the 8-bit
+    readings compete on how Polish (and how little mojibake) they look.
+    """
+    charset = (declared or "").strip().strip('"').lower() or None
+    if charset in ("us-ascii", "ascii", "ansi_x3.4-1968", "iso-8859-1", "latin-1", "latin1", "iso_8859-1"):
+        try:
+            return data.decode("ascii")
+        except UnicodeDecodeError:
+            pass
+        charset_known = "latin-1"
+    else:
+        charset_known = None
+        if charset:
+            try:
+                "".encode(charset)
+                charset_known = charset
+            except (LookupError, ValueError):
+                charset_known = None
+            if charset_known:
+                try:
+                    return data.decode(charset_known)
+                except (UnicodeDecodeError, ValueError):
+                    pass
+                except Exception:  # codecs outside the stdlib's usual set may raise anything
+                    pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    candidates = ["cp1250", "iso-8859-2"] + ([charset_known] if charset_known and charset_known != "utf-8" else [])
+    best: tuple[int, int, str] | None = None
+    for order, name in enumerate(reversed(candidates)):
+        try:
+            text = data.decode(name, errors="replace")
+        except (LookupError, ValueError):
+            continue
+        key = (_score_polish(text), order, text)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is not None:
+        return best[2]
+    return data.decode("utf-8", errors="replace")
+
+
+def _raw_to_str(value: object) -> str:
+    """A raw header value as the parser stored it (8-bit bytes smuggled as surrogates) to text."""
+    if not isinstance(value, str):
+        try:
+            value = str(value)
+        except Exception:
+            return ""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    return value
+
+
+def _clean(value: str) -> str:
+    """One line: unfolded, CR/LF and NUL removed, so no decoded value can inject a header."""
+    return " ".join(_CR_LF.sub(" ", value).split(" ")).strip()
+
+
+def decode_header_value(raw: object) -> str:
+    """A header value with RFC 2047 encoded words decoded, on one line. Broken words stay as written."""
+    text = _raw_to_str(raw)
+    try:
+        chunks = decode_header(text)
+    except Exception:
+        return _clean(text)
+    out: list[str] = []
+    previous_encoded = None
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            piece, encoded = chunk, False
+        elif charset is None:
+            piece, encoded = chunk.decode("raw-unicode-escape", errors="replace"), False
+        else:
+            piece, encoded = decode_bytes(chunk, charset), True
+        # decode_header drops the whitespace around encoded words; put one space back between
+        # an encoded word and plain text, as make_header does.
+        if out and previous_encoded is not None and encoded != previous_encoded:
+            if not out[-1].endswith(" ") and not piece.startswith(" "):
+                out.append(" ")
+        out.append(piece)
+        previous_encoded = encoded
+    return _clean("".join(out))
+
+
+def _first_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = _ANGLE_ID.search(value)
+    candidate = match.group(1) if match else (value.split() or [""])[0].strip("<>")
+    candidate = _clean(candidate)
+    if not candidate or len(candidate) > 998:
+        return None
+    return candidate
+
+
+def _all_ids(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    ids = _ANGLE_ID.findall(value) or [w.strip("<>") for w in value.split()]
+    seen: list[str] = []
+    for item in ids:
+        item = _clean(item)
+        if item and len(item) <= 998 and item not in seen:
+            seen.append(item)
+    return tuple(seen[-MAX_IDS:])
+
+
+def _addresses(raw_values: list[str]) -> list[tuple[str, str]]:
+    """(decoded display name, address) pairs from raw address header values."""
+    try:
+        pairs = getaddresses(raw_values)
+    except Exception:
+        pairs = []
+    result = [(decode_header_value(name), addr) for name, addr in pairs if addr]
+    if not result:
+        # getaddresses gives up on some malformed headers; an address-shaped token still counts.
+        for raw in raw_values:
+            match = re.search(r"[^\s<>\"',;:()]+@[^\s<>\"',;:()]+", raw)
+            if match:
+                name = raw[: match.start()].strip().strip('<"').strip()
+                result.append((decode_header_value(name), match.group(0)))
+    return result
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except Exception:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type().lower()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if isinstance(data, bytes):
+        return data
+    try:
+        raw = part.get_payload()
+    except Exception:
+        return b""
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:
+        return None
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if name is None:
+        return None
+    return decode_header_value(name) or None
+
+
+def _is_attachment(part: Message, ctype: str) -> bool:
+    try:
+        disposition = (part.get_content_disposition() or "").lower()
+    except Exception:
+        disposition = ""
+    if ctype in _REPORT_PARTS:
+        return False
+    if disposition == "attachment" or _filename(part):
+        return True
+    return not (ctype.startswith("text/") or ctype.startswith("multipart/"))
+
+
+def _html_to_text(html: str) -> str:
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_links = False
+    converter.ignore_emphasis = True
+    try:
+        return converter.handle(html[:MAX_HTML_CHARS])
+    except Exception:
+        return re.sub(r"<[^>]*>", " ", html[:MAX_HTML_CHARS])
+
+
+class _Walker:
+    """One pass over the MIME tree: part types, attachments, and the readable body."""
+
+    def __init__(self) -> None:
+        self.part_types: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.defects: list[str] = []
+        self.count = 0
+
+    def note_defects(self, part: Message) -> None:
+        for defect in getattr(part, "defects", ()) or ():
+            name = type(defect).__name__
+            if name not in self.defects and len(self.defects) < 50:
+                self.defects.append(name)
+
+    def text_of(self, part: Message, ctype: str) -> tuple[str, str]:
+        """(text, kind) of a leaf part: kind is "plain", "html" or ""."""
+        if ctype == "text/html":
+            return _html_to_text(decode_bytes(_payload_bytes(part), _charset(part))), "html"
+        if ctype.startswith("text/") and ctype != "text/rfc822-headers":
+            return decode_bytes(_payload_bytes(part), _charset(part)), "plain"
+        return "", ""
+
+    def walk(self, part: Message, depth: int) -> tuple[str, str]:
+        """Visit `part` and below; return its body (text, kind)."""
+        if self.count >= MAX_PARTS:
+            if "TooManyParts" not in self.defects:
+                self.defects.append("TooManyParts")
+            return "", ""
+        self.count += 1
+        ctype = _content_type(part)
+        self.part_types.append(ctype)
+        self.note_defects(part)
+        if part.is_multipart():
+            if depth >= MAX_DEPTH:
+                if "TooDeep" not in self.defects:
+                    self.defects.append("TooDeep")
+                return "", ""
+            try:
+                children = list(part.get_payload() or [])
+            except Exception:
+                children = []
+            if ctype == "message/rfc822":
+                size = sum(len(_safe_bytes(c)) for c in children if isinstance(c, Message))
+                self.attachments.append(Attachment(_filename(part), ctype, size))
+                inner = [self.walk(c, depth + 1) for c in children if isinstance(c, Message)]
+                # A forwarded message's text is kept aside: used only when nothing else is there.
+                return "\n".join(t for t, _ in inner if t.strip()), "forwarded"
+            bodies = [self.walk(c, depth + 1) for c in children if isinstance(c, Message)]
+            if ctype == "multipart/alternative":
+                for wanted in ("plain", "html", "forwarded"):
+                    for text, kind in bodies:
+                        if kind == wanted and text.strip():
+                            return text, kind
+                return "", ""
+            own = [t for t, k in bodies if k in ("plain", "html") and t.strip()]
+            if own:
+                return "\n\n".join(own), "plain"
+            forwarded = [t for t, k in bodies if k == "forwarded" and t.strip()]
+            return "\n\n".join(forwarded), "forwarded" if forwarded else ""
+        if _is_attachment(part, ctype):
+            self.attachments.append(Attachment(_filename(part), ctype, len(_payload_bytes(part))))
+            return "", ""
+        return self.text_of(part, ctype)
+
+
+def _safe_bytes(message: Message) -> bytes:
+    try:
+        return message.as_bytes(policy=policy.compat32)
+    except Exception:
+        return b""
+
+
+def _parse_structure(raw: bytes) -> tuple[Message, list[str]]:
+    """The parsed message; on a parser failure, the headers alone over the raw body as text."""
+    try:
+        return BytesParser(policy=policy.default).parsebytes(raw), []
+    except (RecursionError, Exception) as exc:  # the feedparser recurses on nested multiparts
+        fallback = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        return fallback, [f"ParserFailure:{type(exc).__name__}"]
+
+
+def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
+    """Parse a raw RFC 5322 message into an InboundMail.
+
+    Raises SenderError only when nothing usable is there: empty input or no header at all.
+    Every other oddity is recorded in `defects` and parsing goes on.
+    """
+    if not isinstance(raw, (bytes, bytearray)):
+        raise SenderError("a message must be bytes")
+    raw = bytes(raw)
+    if not raw.strip():
+        raise SenderError("empty message")
+    # A byte-order mark or blank lines before the first header (files saved by editors, some
+    # export tools) would make the parser see a header-less body.
+    body_start = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    body_start = body_start.lstrip(b"\r\n")
+    try:
+        message, defects = _parse_structure(body_start)
+    except Exception as exc:
+        raise SenderError(f"unparseable message: {type(exc).__name__}") from None
+    try:
+        raw_items = list(message.raw_items())[:MAX_HEADERS]
+    except Exception:
+        raw_items = []
+    if not raw_items:
+        raise SenderError("message has no headers")
+
+    headers: list[tuple[str, str]] = []
+    raw_by_name: dict[str, list[str]] = {}
+    for name, value in raw_items:
+        key = _clean(_raw_to_str(name)).lower()
+        raw_value = _clean(_raw_to_str(value))
+        raw_by_name.setdefault(key, []).append(raw_value)
+        headers.append((key, decode_header_value(value)))
+
+    def first_raw(name: str) -> str | None:
+        values = raw_by_name.get(name)
+        return values[0] if values else None
+
+    def first_decoded(name: str) -> str:
+        for key, value in headers:
+            if key == name:
+                return value
+        return ""
+
+    from_raw = first_raw("from") or first_raw("sender") or ""
+    from_pairs = _addresses([from_raw]) if from_raw else []
+    display_name, sender = "", None
+    if from_pairs:
+        display_name = from_pairs[0][0]
+        sender = normalise_address(from_pairs[0][1])
+
+    reply_pairs = _addresses(raw_by_name.get("reply-to", []))
+    reply_to = normalise_address(reply_pairs[0][1]) if reply_pairs else None
+
+    recipients: list[str] = []
+    for _name, addr in _addresses(raw_by_name.get("to", []) + raw_by_name.get("cc", []))[:MAX_RECIPIENTS]:
+        normalised = normalise_address(addr)
+        if normalised and normalised not in recipients:
+            recipients.append(normalised)
+
+    return_path_raw = first_raw("return-path")
+    return_path = None
+    if return_path_raw is not None:
+        inner = return_path_raw.strip()
+        match = re.search(r"<([^<>]*)>", inner)
+        return_path = _clean(match.group(1) if match else inner).strip()
+
+    walker = _Walker()
+    try:
+        body, _kind = walker.walk(message, 0)
+    except RecursionError:
+        body, _kind = "", ""
+        walker.defects.append("TooDeep")
+    if not walker.part_types:
+        walker.part_types.append(_content_type(message))
+    full_text = body.replace("\r\n", "\n").replace("\r", "\n")[:max_text_chars]
+
+    content_type = _content_type(message)
+    report_type = None
+    if content_type == "multipart/report":
+        try:
+            param = message.get_param("report-type")
+        except Exception:
+            param = None
+        if isinstance(param, tuple):  # RFC 2231 form: (charset, language, value)
+            param = param[2]
+        report_type = _clean(str(param)).lower() if param else None
+
+    subject = first_decoded("subject")
+    text = sender_text(full_text)
+    language = detect_language(f"{subject}\n{text}")
+
+    return InboundMail(
+        message_id=_first_id(first_raw("message-id")),
+        sender=sender,
+        sender_header=first_decoded("from") or first_decoded("sender"),
+        display_name=display_name,
+        reply_to=reply_to,
+        return_path=return_path,
+        recipients=tuple(recipients),
+        subject=subject,
+        text=text,
+        full_text=full_text,
+        language=language,
+        in_reply_to=_first_id(first_raw("in-reply-to")),
+        references=_all_ids(" ".join(raw_by_name.get("references", []))),
+        headers=tuple(headers),
+        content_type=content_type,
+        report_type=report_type,
+        part_types=tuple(walker.part_types),
+        attachments=tuple(walker.attachments),
+        date=_parse_date(first_raw("date")),
+        size=len(raw),
+        defects=tuple(defects + walker.defects),
+    )
