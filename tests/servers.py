@@ -187,6 +187,7 @@ info_log_path = {self.log}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = {min(uid, 500)}
@@ -197,7 +198,6 @@ mail_gid = {gid}
 mail_privileged_group =
 mailbox_list_index = yes
 shutdown_clients = yes
-imap_idle_notify_interval = 1 secs
 {capability}
 namespace inbox {{
   inbox = yes
