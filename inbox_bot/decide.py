@@ -74,8 +74,14 @@ def decide(
         return Decision(action="triage", reason="not classified", replies=(ReplyPlan("acknowledgement", True),))
 
     if labels == ("other",) and not classification.triage:
-        replies = (ReplyPlan("acknowledgement", True),) if policy.acknowledge_other else ()
-        return Decision(action="ignore", reason="not a data protection request", labels=labels, replies=replies)
+        if policy.acknowledge_other:
+            return Decision(
+                action="open_case",
+                reason="not a data protection request; acknowledged by configuration",
+                labels=labels,
+                replies=(ReplyPlan("acknowledgement", True),),
+            )
+        return Decision(action="ignore", reason="not a data protection request", labels=labels)
 
     if classification.triage:
         return Decision(

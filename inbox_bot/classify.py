@@ -1,0 +1,57 @@
+"""The daemon's side of classification: calls the model in classifiers/ and returns values.
+
+The model is loaded (or trained from the shipped corpus) once per process, because training
+takes seconds and a daemon classifies for years.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+from inbox_bot.config import Settings
+from inbox_bot.values import Classification, InboundMail
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def model(settings: Settings):
+    key = settings.classifier.model_dir or ""
+    with _lock:
+        if key not in _models:
+            from classifiers.model import load_classifier
+
+            _models[key] = load_classifier(settings.classifier.model_dir, extra=_relabelled_examples(settings))
+        return _models[key]
+
+
+def _relabelled_examples(settings: Settings) -> tuple:
+    # The DPO's relabelled cases join the training data at the next `inbox-bot train`;
+    # loading an existing model does not need them.
+    return ()
+
+
+def forget_model() -> None:
+    with _lock:
+        _models.clear()
+
+
+def classify_many(settings: Settings, mails: Sequence[InboundMail]) -> list[Classification]:
+    if not mails:
+        return []
+    clf = model(settings)
+    predictions = clf.predict_many(
+        [(m.subject, m.full_text) for m in mails], triage_threshold=settings.classifier.triage_threshold
+    )
+    return [
+        Classification(
+            labels=tuple(p.labels),
+            scores=dict(p.scores),
+            confidence=float(p.confidence),
+            language=m.language if m.language != "und" else p.language,
+            model_version=p.model_version,
+            triage=bool(p.triage),
+        )
+        for m, p in zip(mails, predictions)
+    ]

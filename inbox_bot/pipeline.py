@@ -1,0 +1,406 @@
+"""Record, parse, screen, thread, classify, decide and apply: the processing of fetched mail.
+
+The order of commitments is the no-loss guarantee: a fetched message is recorded (raw bytes,
+unique keys) and committed first; then each message is processed in its own transaction; only
+after that commit does the caller move or flag it on the server. A failure rolls back the
+message's transaction, counts an attempt, and after `limits.max_attempts` parks the message in
+quarantine; the pass goes on with the next message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inbox_bot import cases, classify, deadlines, outbox, suppression
+from inbox_bot.config import Settings
+from inbox_bot.database import Database
+from inbox_bot.decide import Policy, ThreadedCase, decide
+from inbox_bot.errors import SenderError
+from inbox_bot.logs import fingerprint
+from inbox_bot.schema import Case, Message, OutboxRow, ScreenHit, utcnow
+from inbox_bot.values import (
+    RIGHTS_LABELS,
+    Classification,
+    Decision,
+    FetchedMessage,
+    InboundMail,
+    ScreenResult,
+    ThreadKeys,
+)
+
+log = logging.getLogger(__name__)
+
+
+def message_key(raw: bytes) -> str:
+    """The dedup key: a hash of the Message-ID, or of the raw bytes when there is none.
+
+    It absorbs a second fetch of the same mail under a new UID (a changed UIDVALIDITY, a copy
+    put back by hand), which the (mailbox, uidvalidity, uid) key alone would take for new mail.
+    """
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536], headersonly=True)
+        message_id = str(headers.get("Message-ID", "") or "").strip()
+    except Exception:  # a header block the parser chokes on still has bytes to hash
+        message_id = ""
+    if message_id and "@" in message_id:
+        return hashlib.sha256(b"mid:" + message_id.strip("<> \t").encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message, for the mailbox step and the report."""
+
+    message_pk: int
+    uid: int | None
+    uidvalidity: int | None
+    status: str  # processed | quarantined | retry
+    decision: str | None = None
+    case_reference: str | None = None
+    destination: str = "processed"  # processed | other | quarantine | stay
+
+
+@dataclass
+class PassReport:
+    fetched: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, **match) -> int:
+        return sum(1 for o in self.outcomes if all(getattr(o, k) == v for k, v in match.items()))
+
+
+def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], int]:
+    """Store a batch of fetched messages in one transaction; return the record ids and new count."""
+    pks: list[int] = []
+    new = 0
+    with db.transaction() as session:
+        for item in fetched:
+            row = session.execute(
+                select(Message).where(
+                    Message.mailbox == item.mailbox, Message.uidvalidity == item.uidvalidity, Message.uid == item.uid
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                key = message_key(item.raw)
+                row = session.execute(select(Message).where(Message.message_key == key)).scalar_one_or_none()
+                if row is not None:
+                    # Same mail under another UID: keep one record, remember where it now lives.
+                    row.mailbox, row.uidvalidity, row.uid = item.mailbox, item.uidvalidity, item.uid
+                    row.server_done = False
+                else:
+                    row = Message(
+                        mailbox=item.mailbox,
+                        uidvalidity=item.uidvalidity,
+                        uid=item.uid,
+                        message_key=key,
+                        raw=item.raw,
+                        size=len(item.raw),
+                        received_at=item.internaldate,
+                        status="new",
+                        attempts=0,
+                        created_at=utcnow(),
+                    )
+                    session.add(row)
+                    new += 1
+            session.flush()
+            pks.append(row.id)
+    return pks, new
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    pk: int
+    uid: int | None
+    uidvalidity: int | None
+    received_at: datetime
+    mail: InboundMail
+    screen: ScreenResult
+    keys: ThreadKeys
+
+
+class Processor:
+    """Processes recorded messages; holds nothing but settings and the database."""
+
+    def __init__(self, settings: Settings, db: Database):
+        self.settings = settings
+        self.db = db
+        from inbox_bot.screening import ScreenContext
+
+        self.screen_context = ScreenContext.from_settings(settings)
+
+    # -- the pure steps -------------------------------------------------------------------
+    def _prepare(self, row: Message) -> _Prepared:
+        from inbox_bot.parsing import parse_message
+        from inbox_bot.screening import screen
+        from inbox_bot.threadkeys import thread_keys
+
+        raw = row.raw or b""
+        if len(raw) > self.settings.limits.max_message_bytes:
+            # Oversized mail is still read for its headers and text, but the body handed to the
+            # classifier is cut: a 25 MB attachment must not become a 25 MB feature vector.
+            mail = parse_message(raw, max_text_chars=20_000)
+        else:
+            mail = parse_message(raw)
+        result = screen(mail, self.screen_context)
+        keys = thread_keys(mail, self.settings.cases.reference_prefix, self.settings.organisation.domain)
+        return _Prepared(row.id, row.uid, row.uidvalidity, row.received_at, mail, result, keys)
+
+    # -- one pass over recorded messages --------------------------------------------------
+    def process(self, pks: Iterable[int]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        prepared: list[_Prepared] = []
+        with self.db.session() as session:
+            rows = list(session.execute(select(Message).where(Message.id.in_(list(pks)))).scalars())
+        for row in rows:
+            if row.status != "new":
+                outcomes.append(Outcome(row.id, row.uid, row.uidvalidity, row.status, row.decision,
+                                        destination=_destination_of(row)))
+                continue
+            try:
+                prepared.append(self._prepare(row))
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
+                outcomes.append(self._failed(row.id, exc))
+        requests = [p for p in prepared if p.screen.is_request]
+        try:
+            classifications = classify.classify_many(self.settings, [p.mail for p in requests])
+        except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry these later
+            log.exception("classification failed for %d messages", len(requests))
+            return outcomes + [self._failed(p.pk, exc) for p in prepared]
+        by_pk = {p.pk: c for p, c in zip(requests, classifications)}
+        for p in prepared:
+            try:
+                outcomes.append(self._apply(p, by_pk.get(p.pk)))
+            except Exception as exc:  # noqa: BLE001
+                outcomes.append(self._failed(p.pk, exc))
+        return outcomes
+
+    def _failed(self, pk: int, exc: Exception) -> Outcome:
+        limit = self.settings.limits.max_attempts
+        sender_fault = isinstance(exc, SenderError)
+        with self.db.transaction() as session:
+            row = session.get(Message, pk)
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            # Mail that cannot be parsed will not parse better next time: park it at once.
+            if sender_fault or row.attempts >= limit:
+                row.status = "quarantined"
+                row.processed_at = utcnow()
+            status, uid, uidvalidity = row.status, row.uid, row.uidvalidity
+        if sender_fault:
+            log.info("message #%d quarantined: %s", pk, type(exc).__name__)
+        else:
+            log.error("message #%d failed (%s), attempt status %s", pk, type(exc).__name__, status, exc_info=exc)
+        if status == "quarantined":
+            return Outcome(pk, uid, uidvalidity, "quarantined", destination="quarantine")
+        return Outcome(pk, uid, uidvalidity, "retry", destination="stay")
+
+    def _apply(self, p: _Prepared, classification: Classification | None) -> Outcome:
+        settings = self.settings
+        with self.db.transaction() as session:
+            row = session.get(Message, p.pk)
+            if row.status != "new":  # another process got here first
+                return Outcome(p.pk, row.uid, row.uidvalidity, row.status, row.decision, destination=_destination_of(row))
+            threaded = self._find_thread(session, p, classification)
+            decision = decide(p.mail, p.screen, threaded, classification, Policy(settings.replies.acknowledge_other))
+            row.sender = p.mail.sender
+            row.subject = p.mail.subject[:1000]
+            row.language = p.mail.language
+            row.screen_verdict = p.screen.verdict
+            for hit in p.screen.hits:
+                session.add(ScreenHit(message_pk=row.id, rule=hit.rule, verdict=hit.verdict, reason=hit.reason[:1000]))
+            if classification is not None:
+                row.labels = list(classification.labels)
+                row.confidence = classification.confidence
+                row.model_version = classification.model_version
+            case = self._carry_out(session, p, decision, classification, threaded)
+            row.decision = decision.action
+            row.case_id = case.id if case is not None else None
+            row.status = "processed"
+            row.processed_at = utcnow()
+            reference = case.reference if case is not None else None
+        log.info("message #%d: %s%s", p.pk, decision.action, f" {reference}" if reference else "")
+        destination = "other" if decision.action == "ignore" and p.screen.is_request else "processed"
+        return Outcome(p.pk, p.uid, p.uidvalidity, "processed", decision.action, reference, destination)
+
+    # -- threading ------------------------------------------------------------------------
+    def _find_thread(self, session: Session, p: _Prepared, classification: Classification | None) -> ThreadedCase | None:
+        if not p.screen.is_request:
+            return None
+        for reference in p.keys.references_in_subject:
+            case = cases.by_reference(session, reference)
+            if case is not None:
+                return _threaded(case, "subject")
+        if p.keys.our_message_ids:
+            case_id = session.execute(
+                select(OutboxRow.case_id).where(OutboxRow.message_id.in_(p.keys.our_message_ids), OutboxRow.case_id.is_not(None))
+            ).scalars().first()
+            if case_id is not None:
+                return _threaded(session.get(Case, case_id), "in_reply_to")
+        if p.mail.sender and classification and not classification.triage:
+            wanted = set(classification.labels) & RIGHTS_LABELS
+            for case in cases.find_open_case_for(session, p.mail.sender):
+                if wanted and wanted <= set(case.labels):
+                    return _threaded(case, "duplicate")
+        return None
+
+    # -- applying a decision ----------------------------------------------------------------
+    def _carry_out(
+        self,
+        session: Session,
+        p: _Prepared,
+        decision: Decision,
+        classification: Classification | None,
+        threaded: ThreadedCase | None,
+    ) -> Case | None:
+        settings = self.settings
+        mail = p.mail
+        if decision.action == "ignore" and not decision.replies:
+            return None
+        if decision.action == "attach":
+            case = cases.by_reference(session, decision.case_reference)
+            self._attach(session, case, p, decision)
+        else:
+            case = self._open(session, p, decision, classification)
+        if decision.suppress and mail.sender:
+            if suppression.add(session, mail.sender, source=case.reference if case else None):
+                cases.record_event(session, case, "suppressed", detail={"list": "marketing"})
+        for plan in decision.replies:
+            if not plan.automatic or not mail.sender:
+                continue
+            language = _reply_language(mail.language, settings)
+            row = outbox.queue(
+                session,
+                settings,
+                outbox.Outgoing(
+                    kind=plan.kind,
+                    recipient=mail.sender,
+                    language=language,
+                    context=_reply_context(settings, case, language),
+                    in_reply_to=mail.message_id,
+                    references=outbox.reply_references(mail.message_id, mail.references),
+                ),
+                case,
+            )
+            if row is None:
+                cases.record_event(session, case, "reply_capped", detail={"kind": plan.kind})
+                continue
+            cases.record_event(session, case, "reply_queued", detail={"kind": plan.kind, "outbox": row.id})
+            if case.status == "new":
+                cases.transition(session, case, "acknowledged", why=f"{plan.kind} queued")
+            if plan.kind == "optout_confirmation" and set(case.labels) == {"marketing_optout"}:
+                cases.transition(session, case, "answered", why="marketing stopped and confirmed")
+        if case is not None and "breach_report" in case.labels and decision.action != "attach" and settings.cases.breach_alert:
+            self._alert_breach(session, case)
+        return case
+
+    def _open(self, session: Session, p: _Prepared, decision: Decision, classification: Classification | None) -> Case:
+        settings = self.settings
+        org = settings.organisation
+        received = p.received_at
+        local_year = received.astimezone(org.tz).year
+        labels = list(decision.labels)
+        due = deadlines.due_at(received, org.timezone, org.holidays)
+        breach_due = deadlines.breach_due_at(received) if "breach_report" in labels else None
+        case = Case(
+            reference=cases.next_reference(session, settings.cases.reference_prefix, local_year),
+            requester=p.mail.sender,
+            labels=labels,
+            language=_reply_language(p.mail.language, settings),
+            status="new",
+            received_at=received,
+            due_at=due,
+            original_due_at=due,
+            breach_due_at=breach_due,
+            flags=list(decision.flags),
+            thread_message_id=p.mail.message_id,
+            thread_references=list(p.mail.references),
+            created_at=utcnow(),
+        )
+        session.add(case)
+        session.flush()
+        detail = {"message": p.pk, "labels": labels, "reason": decision.reason}
+        if classification is not None:
+            detail.update(confidence=round(classification.confidence, 4), model=classification.model_version)
+        cases.record_event(session, case, "opened", detail=detail, to_status="new")
+        if decision.action == "triage":
+            cases.transition(session, case, "triage", why=decision.reason)
+        return case
+
+    def _attach(self, session: Session, case: Case, p: _Prepared, decision: Decision) -> None:
+        cases.record_event(
+            session, case, "follow_up", actor=p.mail.sender or "unknown sender",
+            detail={"message": p.pk, "flags": list(decision.flags), "labels": list(decision.labels)},
+        )
+        case.flags = sorted(set(case.flags) | set(decision.flags))
+        if case.status in ("closed", "answered", "rejected"):
+            cases.transition(session, case, "in_progress", why="the requester wrote again")
+        elif case.status == "awaiting_identity":
+            cases.transition(session, case, "in_progress", why="the requester answered")
+
+    def _alert_breach(self, session: Session, case: Case) -> None:
+        org = self.settings.organisation
+        for dpo in org.dpo:
+            row = outbox.queue(
+                session,
+                self.settings,
+                outbox.Outgoing(
+                    kind="breach_alert",
+                    recipient=dpo,
+                    language=org.default_language,
+                    context=_reply_context(self.settings, case, org.default_language),
+                    automatic=False,
+                    auto_submitted="auto-generated",
+                    copy_to_sent=False,
+                ),
+                case,
+            )
+            cases.record_event(session, case, "breach_alert_queued", detail={"outbox": row.id})
+
+
+def _threaded(case: Case, how: str) -> ThreadedCase:
+    return ThreadedCase(case.reference, case.status, tuple(case.labels), case.requester, how)
+
+
+def _destination_of(row: Message) -> str:
+    if row.status == "quarantined":
+        return "quarantine"
+    if row.decision == "ignore" and row.screen_verdict == "request":
+        return "other"
+    return "processed"
+
+
+def _reply_language(language: str, settings: Settings) -> str:
+    from inbox_bot.compose import pick_language
+
+    return pick_language(language or "und", "acknowledgement", settings.organisation.default_language)
+
+
+def _reply_context(settings: Settings, case: Case, language: str) -> dict:
+    org = settings.organisation
+    return {
+        "reference": case.reference,
+        "labels": list(case.labels),
+        "triage": case.status == "triage" or not case.labels,
+        "received_at": case.received_at.astimezone(org.tz),
+        "due_at": case.due_at.astimezone(org.tz) if case.due_at else None,
+        "breach_due_at": case.breach_due_at.astimezone(org.tz) if case.breach_due_at else None,
+        "organisation": org.name,
+        "contact": org.contact or org.address,
+        "language": language,
+        "suppressed": "marketing_optout" in case.labels,
+    }
+
+
+def requester_fingerprint(address: str | None) -> str:
+    return fingerprint(address)

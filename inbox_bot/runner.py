@@ -1,0 +1,131 @@
+"""One pass of the daemon: fetch new mail, record it, process it, settle it on the server, deliver.
+
+The scheduler calls `Runner.run_pass`; `inbox-bot run --once` calls it once. Between batches
+and messages it checks the stop flag, so SIGTERM stops it after the message in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from inbox_bot import deliver
+from inbox_bot.config import Settings, require
+from inbox_bot.database import Database
+from inbox_bot.errors import MailboxUnavailable
+from inbox_bot.pipeline import Outcome, PassReport, Processor, record
+from inbox_bot.schema import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    passes: PassReport = field(default_factory=PassReport)
+    delivery: deliver.DeliveryReport = field(default_factory=deliver.DeliveryReport)
+
+
+class Runner:
+    def __init__(self, settings: Settings, db: Database, stop: threading.Event | None = None):
+        require(settings, "mailbox")
+        self.settings = settings
+        self.db = db
+        self.stop = stop or threading.Event()
+        self.processor = Processor(settings, db)
+        self._mailbox = None
+        self._lock = threading.Lock()  # one pass at a time: IMAP connections are not shareable
+
+    # -- the mailbox connection, kept across passes -----------------------------------------
+    def mailbox(self):
+        from inbox_bot.mailbox import Mailbox
+
+        if self._mailbox is None:
+            mb = Mailbox(self.settings.mailbox, self.settings.mailbox.secret())
+            mb.connect()
+            folders = [self.settings.mailbox.processed_folder, self.settings.mailbox.quarantine_folder]
+            if self.settings.mailbox.sent_folder:
+                folders.append(self.settings.mailbox.sent_folder)
+            if self.settings.mailbox.other_folder:
+                folders.append(self.settings.mailbox.other_folder)
+            mb.ensure_folders(*folders)
+            self._mailbox = mb
+        return self._mailbox
+
+    def close(self) -> None:
+        if self._mailbox is not None:
+            try:
+                self._mailbox.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail; nothing to save
+                pass
+            self._mailbox = None
+
+    # -- one pass -----------------------------------------------------------------------------
+    def run_pass(self) -> RunReport:
+        with self._lock:
+            report = RunReport()
+            try:
+                self._fetch_and_process(report.passes)
+            except MailboxUnavailable:
+                self.close()
+                raise
+            report.delivery = deliver.deliver_outbox(self.settings, self.db)
+            self._copy_sent()
+            return report
+
+    def _fetch_and_process(self, report: PassReport) -> None:
+        mb = self.mailbox()
+        folder = self.settings.mailbox.folder
+        uidvalidity = mb.select()
+        uids = mb.pending_uids()
+        if not uids:
+            return
+        batch_size = max(1, self.settings.mailbox.batch_size)
+        for start in range(0, len(uids), batch_size):
+            if self.stop.is_set():
+                break
+            chunk = uids[start : start + batch_size]
+            fetched = list(mb.fetch(chunk, batch_size))
+            report.fetched += len(fetched)
+            pks, new = record(self.db, fetched)
+            report.recorded += new
+            report.duplicates += len(fetched) - new
+            outcomes = self.processor.process(pks)
+            report.outcomes.extend(outcomes)
+            self._settle(mb, folder, uidvalidity, outcomes)
+
+    def _settle(self, mb, folder: str, uidvalidity: int, outcomes: list[Outcome]) -> None:
+        """Move or flag handled mail on the server, only now that the database has committed."""
+        s = self.settings.mailbox
+        targets = {
+            "processed": s.processed_folder,
+            "other": s.other_folder,
+            "quarantine": s.quarantine_folder,
+        }
+        groups: dict[str | None, list[Outcome]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.destination == "stay" or outcome.uid is None or outcome.uidvalidity != uidvalidity:
+                continue
+            groups[targets.get(outcome.destination)].append(outcome)
+        for target, items in groups.items():
+            mb.mark_handled([o.uid for o in items], target)
+            with self.db.transaction() as session:
+                for row in session.execute(select(Message).where(Message.id.in_([o.message_pk for o in items]))).scalars():
+                    row.server_done = True
+
+    def _copy_sent(self) -> None:
+        folder = self.settings.mailbox.sent_folder
+        if not folder:
+            return
+        rows = deliver.rows_to_copy(self.db)
+        if not rows:
+            return
+        mb = self.mailbox()
+        done = []
+        for row_id, raw in rows:
+            mb.append(folder, raw)
+            done.append(row_id)
+        deliver.mark_copied(self.db, done)
