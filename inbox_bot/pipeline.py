@@ -132,9 +132,10 @@ class _Prepared:
 class Processor:
     """Processes recorded messages; holds nothing but settings and the database."""
 
-    def __init__(self, settings: Settings, db: Database):
+    def __init__(self, settings: Settings, db: Database, stop=None):
         self.settings = settings
         self.db = db
+        self.stop = stop  # a threading.Event: set by SIGTERM, checked between messages
         from inbox_bot.screening import ScreenContext
 
         self.screen_context = ScreenContext.from_settings(settings)
@@ -172,13 +173,17 @@ class Processor:
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
                 outcomes.append(self._failed(row.id, exc))
         requests = [p for p in prepared if p.screen.is_request]
+        by_pk: dict[int, Classification] = {}
         try:
             classifications = classify.classify_many(self.settings, [p.mail for p in requests])
-        except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry these later
+            by_pk = {p.pk: c for p, c in zip(requests, classifications)}
+        except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry the requests later
             log.exception("classification failed for %d messages", len(requests))
-            return outcomes + [self._failed(p.pk, exc) for p in prepared]
-        by_pk = {p.pk: c for p, c in zip(requests, classifications)}
+            outcomes.extend(self._failed(p.pk, exc) for p in requests)
+            prepared = [p for p in prepared if not p.screen.is_request]
         for p in prepared:
+            if self.stop is not None and self.stop.is_set():
+                break  # the rest stays recorded as new and is processed after the restart
             try:
                 outcomes.append(self._apply(p, by_pk.get(p.pk)))
             except Exception as exc:  # noqa: BLE001

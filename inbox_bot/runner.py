@@ -35,7 +35,7 @@ class Runner:
         self.settings = settings
         self.db = db
         self.stop = stop or threading.Event()
-        self.processor = Processor(settings, db)
+        self.processor = Processor(settings, db, self.stop)
         self._mailbox = None
         self._lock = threading.Lock()  # one pass at a time: IMAP connections are not shareable
 
