@@ -65,7 +65,7 @@ class Rule:
 # ---------------------------------------------------------------------------------------------
 # Shared readings of a message.
 
-_ROBOT_LOCAL = re.compile(r"^(?:mailer-?daemon|postmaster|mail-?daemon|microsoftexchange[0-9a-f]*)$", re.I)
+_ROBOT_LOCAL = re.compile(r"^(?:mailer-?daemon|post_?master|mail-?daemon|microsoftexchange[0-9a-f]*)$", re.I)
 _ROBOT_DISPLAY = re.compile(
     r"^\W*(?:mail\s+delivery\s+(?:subsystem|system|service)|mail\s+administrator|mailer-?daemon"
     r"|postmaster|microsoft\s+outlook|delivery\s+status\s+notification|system\s+administrator)\W*$",
@@ -120,6 +120,10 @@ _CHALLENGE_SUBJECT = re.compile(
 )
 _CHALLENGE_DOMAINS = ("boxbe.com", "spamarrest.com", "mailblocks.com", "sendio.com", "bluebottle.com", "choicemail.com")
 _CHALLENGE_HEADERS = ("x-boxbe-config", "x-boxbe-id", "x-spamarrest", "x-mailblocks", "x-sendio", "x-challenge")
+_JMRP_SUBJECT = re.compile(r"^\s*complaint about message from \d{1,3}(?:\.\d{1,3}){3}\s*$", re.I)
+_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-subscribe", "list-help", "list-owner",
+                 "list-archive", "mailing-list", "x-mailing-list", "x-mlserver", "x-ml-name", "x-loop-list")
+_LIST_LOCAL = re.compile(r"^owner-|-(?:owner|request|bounces?|admin)(?:\+.*)?$", re.I)
 _PASS = re.compile(r"\b(dkim|spf|dmarc)\s*=\s*pass\b([^;]*)", re.I)
 _PROP_DOMAIN = re.compile(r"\b(?:header\.d|header\.i|smtp\.mailfrom|header\.from)\s*=\s*\S*?@?([A-Za-z0-9.-]+)", re.I)
 
@@ -289,6 +293,9 @@ class OtherReportRule(Rule):
                 return f"{ctype} part"
         if mail.content_type == "multipart/report":
             return "multipart/report"
+        # Microsoft's junk-mail reporting programme (JMRP) sends plain multipart/mixed complaints.
+        if _JMRP_SUBJECT.match(mail.subject or "") and "message/rfc822" in mail.part_types:
+            return "JMRP complaint"
         return None
 
 
@@ -450,15 +457,17 @@ class ChallengeRule(Rule):
 
 class MailingListRule(Rule):
     name = "mailing_list"
-    description = "RFC 2369/2919 list headers (List-Id, List-Unsubscribe, List-Post) or Precedence: list."
+    description = "RFC 2369/2919 list headers (List-Id, List-Unsubscribe, List-Post, ...), Precedence: list, list-owner senders."
     verdict = "mailing_list"
 
     def check(self, mail, ctx):
-        for name in ("list-id", "list-unsubscribe", "list-post"):
+        for name in _LIST_HEADERS:
             if mail.header(name):
                 return f"{name} present"
         if any(v.strip().lower() == "list" for v in mail.header("precedence")):
             return "Precedence: list"
+        if _LIST_LOCAL.search(_local(mail.sender)):
+            return "list management address"
         return None
 
 
