@@ -125,7 +125,7 @@ _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-subscribe", "
                  "list-archive", "mailing-list", "x-mailing-list", "x-mlserver", "x-ml-name", "x-loop-list")
 _LIST_LOCAL = re.compile(r"^owner-|-(?:owner|request|bounces?|admin)(?:\+.*)?$", re.I)
 _PASS = re.compile(r"\b(dkim|spf|dmarc)\s*=\s*pass\b([^;]*)", re.I)
-_PROP_DOMAIN = re.compile(r"\b(?:header\.d|header\.i|smtp\.mailfrom|header\.from)\s*=\s*\S*?@?([A-Za-z0-9.-]+)", re.I)
+_PROP_DOMAIN = re.compile(r"\b(?:header\.d|header\.i|smtp\.mailfrom|header\.from)\s*=\s*(?:[^\s;@]*@)?([A-Za-z0-9.-]+)", re.I)
 
 
 def _local(address: str | None) -> str:
