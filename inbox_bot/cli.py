@@ -248,5 +248,9 @@ def db_upgrade(obj: Context):
     click.echo(f"database at revision {revision}")
 
 
+# Command groups that live beside the modules they drive register themselves on import.
+from inbox_bot import cli_extra  # noqa: E402,F401
+
+
 def main() -> None:
     cli(prog_name="inbox-bot")

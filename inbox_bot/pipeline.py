@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, classify, deadlines, outbox, suppression
+from inbox_bot import cases, classify, deadlines, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -305,8 +305,10 @@ class Processor:
                 cases.transition(session, case, "acknowledged", why=f"{plan.kind} queued")
             if plan.kind == "optout_confirmation" and set(case.labels) == {"marketing_optout"}:
                 cases.transition(session, case, "answered", why="marketing stopped and confirmed")
-        if case is not None and "breach_report" in case.labels and decision.action != "attach" and settings.cases.breach_alert:
-            self._alert_breach(session, case)
+        if case is not None and decision.action != "attach":
+            if "breach_report" in case.labels and settings.cases.breach_alert:
+                self._alert_breach(session, case)
+            lifecycle.on_opened(session, settings, case, mail)
         return case
 
     def _open(self, session: Session, p: _Prepared, decision: Decision, classification: Classification | None) -> Case:
@@ -348,10 +350,7 @@ class Processor:
             detail={"message": p.pk, "flags": list(decision.flags), "labels": list(decision.labels)},
         )
         case.flags = sorted(set(case.flags) | set(decision.flags))
-        if case.status in ("closed", "answered", "rejected"):
-            cases.transition(session, case, "in_progress", why="the requester wrote again")
-        elif case.status == "awaiting_identity":
-            cases.transition(session, case, "in_progress", why="the requester answered")
+        lifecycle.on_follow_up(session, self.settings, case, p.mail, decision)
 
     def _alert_breach(self, session: Session, case: Case) -> None:
         org = self.settings.organisation
