@@ -35,6 +35,7 @@ from pymap.concurrent import Subsystem
 from pymap.imap import IMAPServer
 from pymap.parsing.specials.flag import Wildcard
 from pymap.user import Passwords, UserMetadata
+from pysasl.hashing import BuiltinHash
 
 __all__ = [
     "EmbeddedImap",
@@ -104,6 +105,39 @@ class _EmbeddedConfig(DictConfig):
         if not self._advertise_move:
             caps.remove(b"MOVE")
         return caps
+
+
+class _WholeResponseWriter:
+    """A StreamWriter stand-in that sends each IMAP response in one piece.
+
+    pymap writes a FETCH response in three writes ("* 1 FETCH ", the items, CRLF), and asyncio
+    sends each at once. imapclient's idle_check reads from a non-blocking socket and aborts the
+    connection on a line without its CRLF ("unterminated line"), which happened under load.
+    pymap calls drain() after every response, so buffering until then is enough.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+
+    async def drain(self) -> None:
+        self._flush()
+        await self._writer.drain()
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def _flush(self) -> None:
+        if self._buffer and not self._writer.is_closing():
+            self._writer.write(bytes(self._buffer))
+        self._buffer.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
 
 
 class EmbeddedImap:
@@ -189,6 +223,10 @@ class EmbeddedImap:
             # add threads to clean up, and a demo has one client.
             cpu_subsystem=Subsystem.for_asyncio(),
             invalid_user_sleep=0.0,
+            # The stock hash (PBKDF2, 500,000 rounds) costs a quarter of a second per login;
+            # the password is random, lives in memory and guards a loopback port for minutes,
+            # so slow hashing protects nothing and would only slow every demo and test login.
+            hash_context=BuiltinHash(rounds=1000),
             demo_data=False,
             demo_user=self.username,
             demo_password=self.password,
@@ -205,8 +243,13 @@ class EmbeddedImap:
 
         async with AsyncExitStack() as stack:
             await backend.start(stack)
+            sessions_handler = IMAPServer(backend.login, config)
+
+            async def whole_responses(reader: Any, writer: Any, sock_info: Any) -> None:
+                await sessions_handler(reader, _WholeResponseWriter(writer), sock_info)
+
             imap_server = ProxyProtocolReader(config.proxy_protocol).get_callback(
-                IMAPServer(backend.login, config)
+                whole_responses
             )
             # Port 0: the kernel picks a free port, so parallel test runs never collide.
             server = await asyncio.start_server(imap_server, host=self.host, port=0)
