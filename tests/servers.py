@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -285,6 +286,15 @@ service stats {{
         except subprocess.TimeoutExpired:
             pass
         self.proc = None
+        # The master is gone, but its login processes (which share the listening socket) may
+        # take a moment longer to die: wait until the port really refuses connections.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+            except OSError:
+                break
+            time.sleep(0.02)
 
     def _reap_group(self, sig: int = signal.SIGKILL) -> None:
         # The master runs in its own session (start_new_session), so its pid is the group id:
@@ -467,14 +477,18 @@ class SmtpSink:
                     getattr(auth_data, "login", None) == user.encode()
                     and getattr(auth_data, "password", None) == password.encode()
                 )
-                return AuthResult(success=ok)
+                # handled=False makes aiosmtpd answer 535 itself; the default leaves the client waiting.
+                return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticator, auth_require_tls=False, auth_required=True)
 
         class CountingController(Controller):
             def factory(self):
                 sink.connections += 1
-                return super().factory()
+                with warnings.catch_warnings():
+                    # AUTH without TLS is deliberate here: loopback only, test credentials.
+                    warnings.simplefilter("ignore")
+                    return super().factory()
 
         self._controller = CountingController(
             _SinkHandler(self), hostname=self.host, port=self.port, ready_timeout=10, **kwargs
