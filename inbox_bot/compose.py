@@ -1,0 +1,524 @@
+"""Compose outgoing mail: render a kind of message from templates/, then build its bytes.
+
+Two pure steps. `render` turns a kind ("acknowledgement", "refusal", ...), a language and a
+context into a subject and bodies from the Jinja2 templates under `templates/<lang>/`; the legal
+wording lives there, not here. `build_message` turns those texts and the threading facts into
+RFC 5322 bytes (CRLF, UTF-8) that mail clients thread and other robots leave alone.
+
+Message-IDs are handled WITHOUT angle brackets everywhere, as in inbox_bot.values: every
+function here takes and returns bare ids (`abc@optingo.eu`) and adds the brackets only when it
+writes a header.
+
+Headers written by `build_message`: From, To, Subject (with the case reference), Date,
+Message-ID, In-Reply-To, References, Auto-Submitted, X-Auto-Response-Suppress: All, the loop
+header, MIME headers. No `Precedence`: it was never standardised (RFC 3834 replaced its use by
+`Auto-Submitted`), and `Precedence: bulk` makes large providers file legally required mail as
+bulk. Robots that only look at `Precedence` are covered by `X-Auto-Response-Suppress` (Exchange)
+and `Auto-Submitted` (everyone else).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from email import policy as email_policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2 import StrictUndefined, Undefined, pass_context
+
+DEFAULT_TZ = "Europe/Warsaw"
+TEMPLATES_ENV = "INBOX_BOT_TEMPLATES"
+
+# Every kind of message inbox-bot writes. Each has <kind>.subject.j2 and <kind>.txt.j2 per
+# language, and optionally <kind>.html.j2.
+KINDS: tuple[str, ...] = (
+    "acknowledgement",
+    "optout_confirmation",
+    "digest",
+    "identity_request",
+    "extension_notice",
+    "rectification_done",
+    "erasure_done",
+    "restriction_done",
+    "access_reply",
+    "refusal",
+    "objection_reply",
+    "complaint_reply",
+    "portability_reply",
+    "breach_alert",
+    "draft_for_approval",
+)
+
+AUTO_SUBMITTED_VALUES = frozenset({"auto-replied", "auto-generated"})
+
+# How many ids a References header keeps: the first (the thread's root) and the latest ones.
+# Long threads otherwise grow the header without bound; clients need only root and parent.
+MAX_REFERENCES = 20
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message's texts, ready for build_message. `html` is None for text-only kinds."""
+
+    subject: str
+    text: str
+    html: str | None
+
+
+@dataclass(frozen=True)
+class ReplyMarkers:
+    """The lines between which a DPO edits a draft's text in their reply."""
+
+    begin: str
+    end: str
+
+
+# One source for the markers: the draft_for_approval templates print these, and the approval
+# parser should look for them (in either language, whatever the draft's language was).
+REPLY_MARKERS: dict[str, ReplyMarkers] = {
+    "pl": ReplyMarkers("=== POCZĄTEK ODPOWIEDZI ===", "=== KONIEC ODPOWIEDZI ==="),
+    "en": ReplyMarkers("=== BEGIN REPLY ===", "=== END REPLY ==="),
+}
+
+# --- rendering ----------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[a-z][a-z_]*$")  # kinds and languages: never a path component like ".."
+
+_MONTHS_PL_GENITIVE = (
+    "stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca",
+    "lipca", "sierpnia", "września", "października", "listopada", "grudnia",
+)  # fmt: skip
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def default_templates_dir() -> Path:
+    """`$INBOX_BOT_TEMPLATES` when set, else the repository's top-level templates/."""
+    override = os.environ.get(TEMPLATES_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1] / "templates"
+
+
+def _dir(templates_dir: Path | str | None) -> Path:
+    return Path(templates_dir) if templates_dir is not None else default_templates_dir()
+
+
+def available_languages(templates_dir: Path | str | None = None) -> set[str]:
+    """Languages with at least one template: the names of templates/<lang>/ folders."""
+    root = _dir(templates_dir)
+    if not root.is_dir():
+        return set()
+    return {
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and _NAME.match(p.name) and any(p.glob("*.subject.j2"))
+    }
+
+
+def has_template(kind: str, language: str, templates_dir: Path | str | None = None) -> bool:
+    """True when `kind` can be rendered in `language` (its subject and text templates exist)."""
+    if not (_NAME.match(kind) and _NAME.match(language)):
+        return False
+    folder = _dir(templates_dir) / language
+    return (folder / f"{kind}.subject.j2").is_file() and (folder / f"{kind}.txt.j2").is_file()
+
+
+def pick_language(
+    requested: str | None,
+    kind: str,
+    default: str,
+    templates_dir: Path | str | None = None,
+) -> str:
+    """The request's language when `kind` exists in it, else `default`.
+
+    `requested` may be a tag such as "pl-PL" or "EN"; only the primary subtag counts. "und" or
+    an empty value means unknown and gives the default.
+    """
+    primary = (requested or "").strip().lower().replace("_", "-").split("-")[0]
+    if primary and primary != "und" and has_template(kind, primary, templates_dir):
+        return primary
+    return default
+
+
+def _local(value: Any, tz_name: str) -> date | datetime:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises here: a missing date must not print as blank
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("a datetime given to a template must be timezone-aware")
+        return value.astimezone(ZoneInfo(tz_name))
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"expected a date or datetime, got {type(value).__name__}")
+
+
+def format_date(value: date | datetime, language: str, tz: str = DEFAULT_TZ) -> str:
+    """A date as a letter writes it: "24 grudnia 2026 r." / "24 December 2026"; ISO otherwise."""
+    d = _local(value, tz)
+    d = d.date() if isinstance(d, datetime) else d
+    if language == "pl":
+        return f"{d.day} {_MONTHS_PL_GENITIVE[d.month - 1]} {d.year} r."
+    if language == "en":
+        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+    return d.isoformat()
+
+
+def format_datetime_local(value: datetime, language: str, tz: str = DEFAULT_TZ) -> str:
+    """Date and local time: "24 grudnia 2026 r., godz. 14:30" / "24 December 2026, 14:30"."""
+    moment = _local(value, tz)
+    if not isinstance(moment, datetime):
+        raise TypeError("expected a datetime")
+    clock = moment.strftime("%H:%M")
+    if language == "pl":
+        return f"{format_date(moment, 'pl', tz)}, godz. {clock}"
+    return f"{format_date(moment, language, tz)}, {clock}"
+
+
+def _tz(ctx: Any) -> str:
+    return ctx.get("timezone") or DEFAULT_TZ
+
+
+@pass_context
+def _f_date_pl(ctx, value):
+    return format_date(value, "pl", _tz(ctx))
+
+
+@pass_context
+def _f_date_en(ctx, value):
+    return format_date(value, "en", _tz(ctx))
+
+
+@pass_context
+def _f_datetime_pl(ctx, value):
+    return format_datetime_local(value, "pl", _tz(ctx))
+
+
+@pass_context
+def _f_datetime_en(ctx, value):
+    return format_datetime_local(value, "en", _tz(ctx))
+
+
+@pass_context
+def _f_localdate(ctx, value, language):
+    return format_date(value, language, _tz(ctx))
+
+
+@pass_context
+def _f_localdatetime(ctx, value, language):
+    return format_datetime_local(value, language, _tz(ctx))
+
+
+@pass_context
+def _f_days_until(ctx, value, now):
+    """Calendar days from `now` to `value` on the local calendar (negative: overdue)."""
+    a, b = _local(value, _tz(ctx)), _local(now, _tz(ctx))
+    a = a.date() if isinstance(a, datetime) else a
+    b = b.date() if isinstance(b, datetime) else b
+    return (a - b).days
+
+
+def _autoescape(name: str | None) -> bool:
+    # Only HTML bodies are escaped; escaping a plain-text letter would print "&amp;" in it.
+    return bool(name) and name.endswith(".html.j2")
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(root: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        undefined=StrictUndefined,  # a missing variable is an error, not a blank in a letter
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        date_pl=_f_date_pl,
+        date_en=_f_date_en,
+        datetime_pl=_f_datetime_pl,
+        datetime_en=_f_datetime_en,
+        localdate=_f_localdate,
+        localdatetime=_f_localdatetime,
+        days_until=_f_days_until,
+    )
+    env.globals["reply_markers"] = REPLY_MARKERS
+    return env
+
+
+def _env(templates_dir: Path | str | None) -> jinja2.Environment:
+    return _environment(str(_dir(templates_dir).resolve()))
+
+
+def render(
+    kind: str,
+    language: str,
+    context: dict[str, Any],
+    templates_dir: Path | str | None = None,
+    *,
+    timezone_name: str | None = None,
+) -> Rendered:
+    """Render one kind of message in one language.
+
+    Each template documents the context it needs in its opening comment. Dates in the context
+    are aware datetimes (or dates) and are shown on the local calendar of `timezone_name`
+    (or of `context["timezone"]`, default Europe/Warsaw). A missing variable raises
+    jinja2.UndefinedError; an unknown kind or language raises jinja2.TemplateNotFound.
+    """
+    if not (_NAME.match(kind) and _NAME.match(language)):
+        raise jinja2.TemplateNotFound(f"{language}/{kind}")
+    env = _env(templates_dir)
+    values = dict(context)
+    values.setdefault("language", language)
+    if timezone_name is not None:
+        values["timezone"] = timezone_name
+    values.setdefault("timezone", DEFAULT_TZ)
+
+    subject = env.get_template(f"{language}/{kind}.subject.j2").render(values)
+    text = env.get_template(f"{language}/{kind}.txt.j2").render(values)
+    html = None
+    if (_dir(templates_dir) / language / f"{kind}.html.j2").is_file():
+        html = env.get_template(f"{language}/{kind}.html.j2").render(values)
+    return Rendered(
+        subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
+        text=_tidy_text(text),
+        html=html,
+    )
+
+
+def _tidy_text(text: str) -> str:
+    # Templates with conditional paragraphs leave runs of blank lines and trailing spaces;
+    # a letter has at most one blank line between paragraphs and ends with one newline.
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def label_names(language: str, templates_dir: Path | str | None = None) -> dict[str, str]:
+    """The request types in plain words, from templates/<lang>/_labels.j2 (`names`)."""
+    module = _env(templates_dir).get_template(f"{language}/_labels.j2").module
+    return dict(module.names)
+
+
+# --- building the message -----------------------------------------------------------------
+
+# refold_source="none": headers we pre-fold ourselves (Message-ID, In-Reply-To, References)
+# are written as given. The default policy would RFC 2047-encode a long Message-ID, and an
+# encoded id threads nowhere.
+POLICY = email_policy.SMTP.clone(refold_source="none")
+
+_MSG_ID = re.compile(r"^[\x21-\x7e]{1,250}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+_ADDRESS = re.compile(r"^[^\s@<>,;\"()\\]+@[^\s@<>,;\"()\\\[\]]+$")
+
+
+def make_message_id(domain: str) -> str:
+    """A new, unique Message-ID in our domain, without angle brackets: `<32 hex>@<domain>`."""
+    domain = domain.strip().lower()
+    if not domain or not re.fullmatch(r"[a-z0-9.-]+", domain):
+        raise ValueError("a Message-ID domain must be a plain host name")
+    return f"{uuid.uuid4().hex}@{domain}"
+
+
+def bare_message_id(value: str) -> str:
+    """An id without surrounding whitespace and angle brackets."""
+    return value.strip().removeprefix("<").removesuffix(">").strip()
+
+
+def is_valid_message_id(value: str) -> bool:
+    """A bare id we can safely write into a header: printable ASCII, no spaces or brackets.
+
+    Ids come from inbound mail, that is from anyone; one with CR/LF, spaces or brackets in it
+    could break the header it is written into.
+    """
+    return bool(_MSG_ID.match(value)) and "<" not in value and ">" not in value and "@" in value
+
+
+def _decode_once(value: str) -> str:
+    # Decode with the very parser the email package applies to a value it is given, so that
+    # what we clean is what it would have written.
+    try:
+        return str(email_policy.default.header_factory("subject", value))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError, IndexError):
+        return value
+
+
+def _strip_controls(value: str) -> str:
+    chars = [" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value]
+    return " ".join("".join(chars).split())
+
+
+def clean_header_text(value: str) -> str:
+    """Header text that can never start a new header: no control or line-separator characters.
+
+    The email package decodes RFC 2047 encoded words in any value it is given, so
+    "=?utf-8?q?Hi=0D=0ABcc:_x@evil?=" would turn into a real CR LF and a Bcc header. So: decode
+    encoded words as the email package would, turn every control character (C0, C1, U+2028,
+    U+2029) into a space, collapse whitespace, and repeat until nothing changes (an encoded
+    word may hide another).
+    """
+    value = _strip_controls(value)
+    for _ in range(5):
+        if "=?" not in value:
+            return value
+        decoded = _strip_controls(_decode_once(value))
+        if decoded == value:
+            return value
+        value = decoded
+    # Still changing after five rounds: nobody writes that by accident. Defuse what is left.
+    return value.replace("=?", "= ?")
+
+
+def _check_address(value: str, what: str) -> str:
+    value = value.strip()
+    if not _ADDRESS.match(value) or any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"{what} is not a single plain address")
+    return value
+
+
+def _fold_ids(ids: Sequence[str]) -> str:
+    """`<a> <b> ...` folded before a line would pass 78 characters (the id itself is never cut)."""
+    lines: list[str] = []
+    current = ""
+    for mid in ids:
+        token = f"<{mid}>"
+        if current and len(current) + 1 + len(token) > 66:  # room for "References: "
+            lines.append(current)
+            current = token
+        else:
+            current = f"{current} {token}" if current else token
+    if current:
+        lines.append(current)
+    return "\n ".join(lines)
+
+
+def thread_references(
+    references: Sequence[str], in_reply_to: str | None, limit: int = MAX_REFERENCES
+) -> tuple[str, ...]:
+    """The References of a reply: the original's References, then its Message-ID.
+
+    Invalid ids are dropped, duplicates kept once, and a long chain is cut to the first id
+    (the thread's root) and the latest `limit - 1` ones.
+    """
+    ids: list[str] = []
+    for raw in [*references, *([in_reply_to] if in_reply_to else [])]:
+        mid = bare_message_id(raw)
+        if is_valid_message_id(mid) and mid not in ids:
+            ids.append(mid)
+    if in_reply_to and bare_message_id(in_reply_to) in ids:
+        # The parent must come last even if it also appeared earlier in the chain.
+        parent = bare_message_id(in_reply_to)
+        ids.remove(parent)
+        ids.append(parent)
+    if len(ids) > limit:
+        ids = ids[:1] + ids[-(limit - 1):]
+    return tuple(ids)
+
+
+def build_message(
+    *,
+    from_addr: str,
+    from_name: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    auto_submitted: str,
+    loop_header: tuple[str, str] | None,
+    case_reference: str | None,
+    date: datetime | None = None,
+) -> bytes:
+    """The bytes of one outgoing message (CRLF line ends, UTF-8 bodies).
+
+    `message_id`, `in_reply_to` and `references` are bare ids (brackets are tolerated and
+    removed). `references` is the original's References; `in_reply_to`, when given, is added at
+    the end. An invalid `in_reply_to` or reference is dropped, not written. `case_reference`
+    is put in the subject as "[REF] " unless the subject already contains it. Subject and
+    display name are cleaned of anything that could start a new header; addresses, the loop
+    header and our own Message-ID are refused (ValueError) when malformed.
+    """
+    if auto_submitted not in AUTO_SUBMITTED_VALUES:
+        raise ValueError(f"Auto-Submitted must be one of {sorted(AUTO_SUBMITTED_VALUES)}")
+    from_addr = _check_address(from_addr, "from_addr")
+    to = _check_address(to, "to")
+    own_id = bare_message_id(message_id)
+    if not is_valid_message_id(own_id):
+        raise ValueError("message_id is not a valid Message-ID")
+
+    clean_subject = clean_header_text(subject)
+    if case_reference is not None:
+        if not _REFERENCE.match(case_reference):
+            raise ValueError("case_reference has characters a case reference never has")
+        if case_reference not in clean_subject:
+            clean_subject = f"[{case_reference}] {clean_subject}".rstrip()
+
+    parent = bare_message_id(in_reply_to) if in_reply_to else None
+    if parent is not None and not is_valid_message_id(parent):
+        parent = None
+    refs = thread_references(references, parent)
+
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = Address(display_name=clean_header_text(from_name), addr_spec=from_addr)
+    msg["To"] = Address(addr_spec=to)
+    msg["Subject"] = clean_subject
+    when = date or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        raise ValueError("date must be timezone-aware")
+    msg["Date"] = format_datetime(when.astimezone(timezone.utc))
+    msg.set_raw("Message-ID", f"<{own_id}>")
+    if parent:
+        msg.set_raw("In-Reply-To", f"<{parent}>")
+    if refs:
+        msg.set_raw("References", _fold_ids(refs))
+    msg["Auto-Submitted"] = auto_submitted
+    # Exchange and Outlook honour this instead of Auto-Submitted: no out-of-office, no receipt.
+    msg["X-Auto-Response-Suppress"] = "All"
+    if loop_header is not None:
+        name, value = loop_header
+        if not _HEADER_NAME.match(name):
+            raise ValueError("loop header name is not a header field name")
+        msg[name] = clean_header_text(value)
+
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+
+    data = msg.as_bytes(policy=POLICY)
+    _assert_headers_as_written(data, msg)
+    return data
+
+
+def _assert_headers_as_written(data: bytes, msg: EmailMessage) -> None:
+    # The last line of defence against header injection: the bytes, parsed back, must have
+    # exactly the header fields we set, no more. A surprise here is our fault, not the sender's.
+    parsed = BytesParser(policy=email_policy.default).parsebytes(data, headersonly=True)
+    written = [k.lower() for k in msg.keys()]
+    found = [k.lower() for k in parsed.keys()]
+    if sorted(written) != sorted(found):
+        raise ValueError("outgoing message headers changed when serialised; refusing to send")
