@@ -84,9 +84,11 @@ def swap_greeting(body: str, lang: str, rng: random.Random) -> str:
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        if re.match(GREETING_RE[lang], line.strip().lower()) and len(line) < 60:
-            choices = [g for g in GREETINGS[lang] if g != line.strip()]
-            lines[i] = rng.choice(choices)
+        if re.match(GREETING_RE[lang], line.strip().lower()):
+            # A long first line is a greeting run on into the request ("Hi, can you
+            # delete..."): replacing it would lose the request, prefixing would greet twice.
+            if len(line) < 60:
+                lines[i] = rng.choice([g for g in GREETINGS[lang] if g != line.strip()])
         else:
             lines.insert(i, rng.choice(GREETINGS[lang]) + "\n")
         break
