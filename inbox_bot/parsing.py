@@ -7,6 +7,11 @@ sends it to quarantine with its raw bytes kept. Anything else the stdlib raises 
 step where it can happen and replaced by a weaker reading, so one odd message never stops the
 daemon.
 
+The MIME structure is read with the stdlib parser under policy.compat32, not policy.default:
+every header is decoded here by our own tolerant decoder anyway, and policy.default re-parses
+Content-Type into header objects on each get_content_type() call, which cost 10 of 28 seconds
+on the 1,338-message robustness corpus (2.3 s with compat32) and raises on some broken headers.
+
 Addresses are normalised by `normalise_address`, which the suppression list uses as its key too.
 """
 
@@ -16,7 +21,7 @@ import re
 from datetime import datetime, timezone
 from email import policy
 from email.header import decode_header
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -373,9 +378,9 @@ def _safe_bytes(message: Message) -> bytes:
 def _parse_structure(raw: bytes) -> tuple[Message, list[str]]:
     """The parsed message; on a parser failure, the headers alone over the raw body as text."""
     try:
-        return BytesParser(policy=policy.default).parsebytes(raw), []
+        return BytesParser(policy=policy.compat32).parsebytes(raw), []
     except (RecursionError, Exception) as exc:  # the feedparser recurses on nested multiparts
-        fallback = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        fallback = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
         return fallback, [f"ParserFailure:{type(exc).__name__}"]
 
 
