@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, classify, deadlines, lifecycle, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -216,6 +216,14 @@ class Processor:
             row = session.get(Message, p.pk)
             if row.status != "new":  # another process got here first
                 return Outcome(p.pk, row.uid, row.uidvalidity, row.status, row.decision, destination=_destination_of(row))
+            if approval.concerns_draft(session, settings, p.mail, p.keys):
+                # The DPO's answer to a draft: approval, rejection or edit. Never a new case.
+                outcome = approval.handle(session, settings, p.mail, p.screen, p.keys)
+                row.sender, row.subject, row.language = p.mail.sender, p.mail.subject[:1000], p.mail.language
+                row.screen_verdict, row.decision = p.screen.verdict, f"approval:{outcome}"[:32]
+                row.status, row.processed_at = "processed", utcnow()
+                log.info("message #%d: draft answer, %s", p.pk, outcome)
+                return Outcome(p.pk, p.uid, p.uidvalidity, "processed", row.decision)
             threaded = self._find_thread(session, p, classification)
             decision = decide(p.mail, p.screen, threaded, classification, Policy(settings.replies.acknowledge_other))
             row.sender = p.mail.sender
