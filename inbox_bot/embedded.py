@@ -43,6 +43,7 @@ __all__ = [
     "SinkMessage",
     "sample_messages",
     "seed_mailbox",
+    "spread_over_last_days",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -78,12 +79,16 @@ class _KeywordMailboxSet(MailboxSet):
         self._inbox = _KeywordMailboxData(self._content_cache, self._thread_cache)
 
     async def add_mailbox(self, name: str) -> Any:
-        mailbox_id = await super().add_mailbox(name)
-        old = self._set[name]
-        new = _KeywordMailboxData(self._content_cache, self._thread_cache)
-        new._mailbox_id = old.mailbox_id
-        self._set[name] = new
-        return mailbox_id
+        # pymap's own add_mailbox, with our mailbox class. (RENAME of INBOX would still make
+        # a plain mailbox for the new INBOX; nothing in inbox-bot renames INBOX.)
+        async with self._set_lock.read_lock():
+            if name in self._set:
+                raise ValueError(name)
+        async with self._set_lock.write_lock():
+            self._set[name] = mailbox = _KeywordMailboxData(
+                self._content_cache, self._thread_cache
+            )
+            return mailbox.mailbox_id
 
 
 class _EmbeddedConfig(DictConfig):
@@ -416,6 +421,9 @@ def seed_mailbox(
         raise ValueError("times of receipt must be timezone-aware")
     uids: list[int] = []
     client = imaplib.IMAP4(host, port, timeout=30)
+    # imaplib sends a literal and its closing CRLF in two writes; with Nagle's algorithm the
+    # second waits for the server's delayed ACK, about 40 ms per APPEND.
+    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         client.login(user, password)
         for message, date in zip(raw, dates):

@@ -191,7 +191,7 @@ def test_imap_stops_cleanly_with_a_session_still_open():
 
 def test_sink_keeps_what_smtplib_sends(sink):
     raw = sample_messages()[2][1]
-    with smtplib.SMTP(sink.host, sink.port, timeout=10) as smtp:
+    with smtplib.SMTP(sink.host, sink.port, local_hostname="localhost", timeout=10) as smtp:
         smtp.sendmail(DPO, ["james.oconnor.home@example.com", "dpo@optingo.eu"], raw)
     [message] = sink.messages()
     assert message.mail_from == DPO
@@ -202,7 +202,7 @@ def test_sink_keeps_what_smtplib_sends(sink):
 
 def test_sink_stops_cleanly_and_keeps_its_messages():
     sink = EmbeddedSmtpSink().start()
-    with smtplib.SMTP(sink.host, sink.port, timeout=10) as smtp:
+    with smtplib.SMTP(sink.host, sink.port, local_hostname="localhost", timeout=10) as smtp:
         smtp.sendmail(DPO, ["a@example.com"], b"Subject: one\r\n\r\nbody\r\n")
     sink.stop()
     assert port_is_closed(sink.port)
