@@ -80,6 +80,7 @@ class Runner:
         mb = self.mailbox()
         folder = self.settings.mailbox.folder
         uidvalidity = mb.select()
+        self._finish_leftovers(mb, folder, uidvalidity)
         uids = mb.pending_uids()
         if not uids:
             return
@@ -96,6 +97,26 @@ class Runner:
             outcomes = self.processor.process(pks)
             report.outcomes.extend(outcomes)
             self._settle(mb, folder, uidvalidity, outcomes)
+
+    def _finish_leftovers(self, mb, folder: str, uidvalidity: int) -> None:
+        """Move on mail a crash left flagged (handled) but not yet moved out of the folder."""
+        leftovers = mb.handled_uids()
+        if not leftovers:
+            return
+        with self.db.session() as session:
+            rows = list(
+                session.execute(
+                    select(Message).where(
+                        Message.mailbox == folder, Message.uidvalidity == uidvalidity, Message.uid.in_(leftovers)
+                    )
+                ).scalars()
+            )
+        from inbox_bot.pipeline import _destination_of
+
+        outcomes = [
+            Outcome(r.id, r.uid, r.uidvalidity, r.status, r.decision, destination=_destination_of(r)) for r in rows
+        ]
+        self._settle(mb, folder, uidvalidity, outcomes)
 
     def _settle(self, mb, folder: str, uidvalidity: int, outcomes: list[Outcome]) -> None:
         """Move or flag handled mail on the server, only now that the database has committed."""
