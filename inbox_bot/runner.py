@@ -113,8 +113,13 @@ class Runner:
             )
         from inbox_bot.pipeline import _destination_of
 
+        s = self.settings.mailbox
+        targets = {"processed": s.processed_folder, "other": s.other_folder, "quarantine": s.quarantine_folder}
+        # Mail meant to stay (other mail with no other_folder) is flagged already: nothing to finish.
         outcomes = [
-            Outcome(r.id, r.uid, r.uidvalidity, r.status, r.decision, destination=_destination_of(r)) for r in rows
+            Outcome(r.id, r.uid, r.uidvalidity, r.status, r.decision, destination=_destination_of(r))
+            for r in rows
+            if targets.get(_destination_of(r))
         ]
         self._settle(mb, folder, uidvalidity, outcomes)
 
