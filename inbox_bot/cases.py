@@ -34,6 +34,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset({"in_progress"}),
 }
 STATUSES = frozenset(TRANSITIONS)
+# Statuses whose reaching is the case's outcome in the register.
+OUTCOME_STATUSES = frozenset({"answered", "rejected", "withdrawn"})
 
 
 def can_transition(current: str, target: str) -> bool:
@@ -81,8 +83,20 @@ def transition(
         case.closed_at = now
     elif previous == "closed":
         case.closed_at = None
+    # The register's outcome is the last answer given; reopening withdraws it until the next one.
+    if target in OUTCOME_STATUSES:
+        case.outcome = target
+    elif target in OPEN_STATUSES:
+        case.outcome = None
     record_event(session, case, "status", actor=actor, detail={"why": why} if why else {}, at=now,
                  from_status=previous, to_status=target)
+
+
+def add_flag(session: Session, case: Case, flag: str, *, detail: dict | None = None,
+             at: datetime | None = None, actor: str = "inbox-bot") -> None:
+    """Set a flag on the case and record it as an event of the same name, so the history says when."""
+    case.flags = sorted(set(case.flags or []) | {flag})
+    record_event(session, case, flag, actor=actor, detail=detail, at=at)
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:

@@ -1,0 +1,106 @@
+"""Retention: closed cases older than the configured period lose their personal data.
+
+`plan_retention` lists what is due, with nothing changed (this is `inbox-bot retention
+--dry-run`); `apply_retention` carries out exactly a plan it is given, so what the dry run
+showed is what goes. Two modes (`retention.mode`):
+
+- anonymise: the case stays as a register entry (reference, types, dates, outcome, history of
+  statuses) with the requester removed; its messages lose their raw mail, sender and subject;
+  event details and actors are scrubbed; drafts and outgoing copies, which quote the
+  requester, are deleted.
+- purge: the case, its history, drafts, messages and outgoing copies are deleted.
+
+The suppression list is untouched in both modes: it exists so that marketing stays stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from inbox_bot.config import Settings
+from inbox_bot.schema import Case, Draft, Message, OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionItem:
+    case_id: int
+    reference: str
+    closed_at: datetime
+    messages: tuple[int, ...]  # ids of the case's stored inbound messages
+    outgoing: tuple[int, ...]  # ids of the case's outbox rows
+    drafts: tuple[int, ...]
+    action: str  # anonymise | purge
+
+
+def plan_retention(session: Session, settings: Settings, now: datetime) -> list[RetentionItem]:
+    """Closed cases whose retention period has run out at `now`, with what each would lose."""
+    cutoff = now - timedelta(days=settings.retention.closed_case_days)
+    mode = settings.retention.mode
+    query = select(Case).where(Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at <= cutoff)
+    if mode == "anonymise":
+        query = query.where(Case.anonymised.is_(False))  # already reduced: nothing left to take
+    items = []
+    for case in session.execute(query.order_by(Case.id)).scalars():
+        items.append(RetentionItem(
+            case_id=case.id,
+            reference=case.reference,
+            closed_at=case.closed_at,
+            messages=_ids(session, Message.id, Message.case_id == case.id),
+            outgoing=_ids(session, OutboxRow.id, OutboxRow.case_id == case.id),
+            drafts=_ids(session, Draft.id, Draft.case_id == case.id),
+            action=mode,
+        ))
+    return items
+
+
+def _ids(session: Session, column, where) -> tuple[int, ...]:
+    return tuple(session.execute(select(column).where(where).order_by(column)).scalars())
+
+
+def apply_retention(session: Session, items: list[RetentionItem]) -> int:
+    """Carry out a plan from `plan_retention` in the caller's transaction; return cases handled."""
+    for item in items:
+        case = session.get(Case, item.case_id)
+        if case is None:
+            continue
+        if item.messages:
+            if item.action == "purge":
+                session.execute(delete(Message).where(Message.id.in_(item.messages)))
+            else:
+                for message in session.execute(select(Message).where(Message.id.in_(item.messages))).scalars():
+                    message.raw = None
+                    message.sender = None
+                    message.subject = None
+                    message.last_error = None
+        if item.outgoing:
+            session.execute(delete(OutboxRow).where(OutboxRow.id.in_(item.outgoing)))
+        if item.drafts:
+            session.execute(delete(Draft).where(Draft.id.in_(item.drafts)))
+        if item.action == "purge":
+            session.delete(case)  # its events go with it (cascade)
+        else:
+            _anonymise(case)
+        session.flush()
+    log.info("retention: %d cases %s", len(items), items[0].action if items else "handled")
+    return len(items)
+
+
+def _anonymise(case: Case) -> None:
+    case.requester = None
+    case.thread_message_id = None
+    case.thread_references = []
+    case.extension_reason = None  # written by the DPO about this requester's request
+    case.anonymised = True
+    for event in case.events:
+        # Keep what happened and when; drop anything said about or by the person.
+        kept = {k: v for k, v in (event.detail or {}).items() if k in ("labels", "kind")}
+        event.detail = kept
+        if "@" in (event.actor or ""):
+            event.actor = "requester"
