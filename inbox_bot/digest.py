@@ -220,12 +220,16 @@ def digest_job(settings: Settings, db: Database, now: datetime | None = None) ->
     return send_digest(settings, db, now)
 
 
-def schedule_digest(scheduler, settings: Settings, db: Database):
-    """Add the daily digest job at `digest.time`, local time of the organisation."""
-    hour, _, minute = settings.digest.time.partition(":")
+def schedule_digest(scheduler, settings: Settings, db: Database, *, at: str | None = None):
+    """Add the daily digest job at `digest.time` (or `at`, "HH:MM[:SS]"), local time of the organisation.
+
+    Mondays to Fridays when only working days are wanted; the job itself also skips public
+    holidays, which a cron expression cannot know.
+    """
+    hour, minute, second = (list(map(int, (at or settings.digest.time).split(":"))) + [0, 0])[:3]
     return scheduler.add_job(
-        digest_job, "cron", args=(settings, db), id="digest",
-        hour=int(hour), minute=int(minute),
+        digest_job, "cron", args=(settings, db), id="digest", replace_existing=True,
+        hour=hour, minute=minute, second=second,
         day_of_week="mon-fri" if settings.digest.working_days_only else "*",
         timezone=settings.organisation.timezone,
         max_instances=1, coalesce=True, misfire_grace_time=3600,
