@@ -20,7 +20,7 @@ def model(settings: Settings):
     key = settings.classifier.model_dir or ""
     with _lock:
         if key not in _models:
-            from classifiers.model import load_classifier
+            from classifiers.train import load_classifier
 
             _models[key] = load_classifier(settings.classifier.model_dir, extra=_relabelled_examples(settings))
         return _models[key]

@@ -315,7 +315,7 @@ class Processor:
                 cases.transition(session, case, "answered", why="marketing stopped and confirmed")
         if case is not None and decision.action != "attach":
             if "breach_report" in case.labels and settings.cases.breach_alert:
-                self._alert_breach(session, case)
+                self._alert_breach(session, case, mail)
             lifecycle.on_opened(session, settings, case, mail)
         return case
 
@@ -327,6 +327,8 @@ class Processor:
         labels = list(decision.labels)
         due = deadlines.due_at(received, org.timezone, org.holidays)
         breach_due = deadlines.breach_due_at(received) if "breach_report" in labels else None
+        if set(labels) == {"breach_report"}:
+            due = breach_due  # the only clock running is the controller's 72 hours
         case = Case(
             reference=cases.next_reference(session, settings.cases.reference_prefix, local_year),
             requester=p.mail.sender,
@@ -360,8 +362,10 @@ class Processor:
         case.flags = sorted(set(case.flags) | set(decision.flags))
         lifecycle.on_follow_up(session, self.settings, case, p.mail, decision)
 
-    def _alert_breach(self, session: Session, case: Case) -> None:
+    def _alert_breach(self, session: Session, case: Case, mail: InboundMail) -> None:
         org = self.settings.organisation
+        # The DPO gets the start of the report so the 72 hours are not spent opening a database.
+        excerpt = mail.text.strip()[:600] or None
         for dpo in org.dpo:
             row = outbox.queue(
                 session,
@@ -370,7 +374,7 @@ class Processor:
                     kind="breach_alert",
                     recipient=dpo,
                     language=org.default_language,
-                    context=_reply_context(self.settings, case, org.default_language),
+                    context=_reply_context(self.settings, case, org.default_language, excerpt=excerpt),
                     automatic=False,
                     auto_submitted="auto-generated",
                     copy_to_sent=False,
@@ -398,20 +402,32 @@ def _reply_language(language: str, settings: Settings) -> str:
     return pick_language(language or "und", "acknowledgement", settings.organisation.default_language)
 
 
-def _reply_context(settings: Settings, case: Case, language: str) -> dict:
+def _reply_context(settings: Settings, case: Case, language: str, **extra) -> dict:
+    """What every template may use; `extra` adds kind-specific values (address, excerpt, …)."""
     org = settings.organisation
-    return {
+    labels = list(case.labels)
+    # A breach report alone starts the controller's 72-hour clock, not an answer owed to the
+    # reporter: the acknowledgement promises no date for it.
+    promised = None if set(labels) == {"breach_report"} else case.due_at
+    context = {
         "reference": case.reference,
-        "labels": list(case.labels),
-        "triage": case.status == "triage" or not case.labels,
+        "labels": labels,
+        "triage": case.status == "triage" or not labels,
         "received_at": case.received_at.astimezone(org.tz),
-        "due_at": case.due_at.astimezone(org.tz) if case.due_at else None,
+        "due_at": promised.astimezone(org.tz) if promised else None,
         "breach_due_at": case.breach_due_at.astimezone(org.tz) if case.breach_due_at else None,
         "organisation": org.name,
         "contact": org.contact or org.address,
         "language": language,
-        "suppressed": "marketing_optout" in case.labels,
+        "timezone": org.timezone,
+        "suppressed": "marketing_optout" in labels,
+        "requester": case.requester or "",
+        "address": case.requester or "",
+        "suppressed_at": utcnow().astimezone(org.tz),
+        "excerpt": None,
     }
+    context.update(extra)
+    return context
 
 
 def requester_fingerprint(address: str | None) -> str:

@@ -44,7 +44,7 @@ def relabelled_examples(settings: Settings) -> list:
 
 
 def train_with_relabels(settings: Settings) -> str:
-    from classifiers.model import train
+    from classifiers.train import train
 
     extra = relabelled_examples(settings)
     report = train(settings.classifier.model_dir, extra=extra)

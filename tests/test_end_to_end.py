@@ -51,7 +51,7 @@ def classifier_ready():
     """Train (or load the cached) classifier once per session, in a cache beside the repo."""
     cache = Path(__file__).resolve().parents[1] / ".cache" / "test-model"
     os.environ["INBOX_BOT_MODEL_DIR"] = str(cache)
-    from classifiers.model import load_classifier
+    from classifiers.train import load_classifier
 
     return load_classifier(cache)
 
