@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import datetime
 
@@ -65,6 +66,10 @@ KIND_FOR_LABEL: dict[str, str] = {
 
 # Letters that do not answer the request: the case keeps its status and its clock when they go.
 NOT_ANSWERS = frozenset({"identity_request", "extension_notice"})
+
+
+# The places a template leaves for the DPO: "[[TO FILL IN: ...]]", "[[DO UZUPEŁNIENIA: ...]]".
+_PLACEHOLDER = re.compile(r"\[\[[^\[\]]{2,}?\]\]")
 
 
 class DraftError(Exception):
@@ -278,6 +283,11 @@ def approve(
         raise DraftError(f"case {case.reference} has no requester address to send to")
     edited = text is not None and _normalise(text) != _normalise(draft.body)
     final = _finish(text) if edited else draft.body
+    left = placeholders(final)
+    if left:
+        # "OK" on a cover letter whose places are still marked would send the requester
+        # "[[TO FILL IN: ...]]" instead of the information the law requires.
+        raise DraftError(f"draft {draft.id} still has {len(left)} place(s) to fill in: {left[0][:80]}")
     row = outbox.queue(
         session,
         settings,
@@ -305,6 +315,32 @@ def approve(
     cases.record_event(session, case, "reply_queued", actor=actor, at=now, detail={"kind": draft.kind, "outbox": row.id})
     _after_sending(session, case, draft, actor, now)
     return row.id
+
+
+def revise(
+    session: Session, settings: Settings, draft: Draft, text: str, *, actor: str, now: datetime | None = None
+) -> Draft:
+    """Replace a pending draft's text and ask the DPO again, under a new token.
+
+    The new nonce makes the token of the earlier draft mail worthless: an "OK" to the old
+    text must not send the new one, which the approving DPO may not have read.
+    """
+    now = now or utcnow()
+    if draft.status != "pending":
+        raise DraftError(f"draft {draft.id} is already {draft.status}")
+    case = session.get(Case, draft.case_id)
+    draft.body = _finish(text)
+    draft.nonce = secrets.token_hex(16)
+    draft.dpo_message_id = None
+    cases.record_event(session, case, "draft_revised", actor=actor, at=now,
+                       detail={"draft": draft.id, "kind": draft.kind, "text": draft.body})
+    ask_dpo(session, settings, case, draft, now=now)
+    return draft
+
+
+def placeholders(text: str) -> list[str]:
+    """The places marked for the DPO that are still in `text`."""
+    return _PLACEHOLDER.findall(text or "")
 
 
 def reject(
