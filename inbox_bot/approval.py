@@ -126,11 +126,6 @@ def between_markers(text: str) -> str | None:
     return "\n".join(line.rstrip() for line in inner).strip("\n")
 
 
-def same_text(a: str | None, b: str | None) -> bool:
-    """Equal but for whitespace and line breaks: mail clients re-wrap quoted text."""
-    return " ".join((a or "").split()) == " ".join((b or "").split())
-
-
 def is_full_text(candidate: str, draft_body: str) -> bool:
     """The answer above the quote is clearly a whole letter, not a remark to us.
 
@@ -162,12 +157,12 @@ def parse_answer(text: str, draft_body: str | None = None) -> Answer:
         reason = "\n".join([rejected.group(1).strip(), *mine[start + 1:]]).strip()
         return Answer("reject", reason=reason)
     marked = between_markers(text)
-    if marked is not None and marked.strip() and (draft_body is None or not same_text(marked, draft_body)):
+    if marked is not None and marked.strip() and (draft_body is None or not drafts.same_text(marked, draft_body)):
         return Answer("edit", text=marked)
     if _APPROVE.match(first):
         return Answer("approve")
     own = "\n".join(mine).strip()
-    if draft_body is not None and own and is_full_text(own, draft_body) and not same_text(own, draft_body):
+    if draft_body is not None and own and is_full_text(own, draft_body) and not drafts.same_text(own, draft_body):
         return Answer("edit", text=own)
     return Answer("unclear")
 

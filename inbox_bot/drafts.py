@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from inbox_bot import cases, compose, outbox
 from inbox_bot.config import Settings
-from inbox_bot.errors import LifecycleError
+from inbox_bot.errors import InboxBotError, LifecycleError
 from inbox_bot.schema import Case, Draft, Meta, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ NOT_ANSWERS = frozenset({"identity_request", "extension_notice"})
 _PLACEHOLDER = re.compile(r"\[\[[^\[\]]{2,}?\]\]")
 
 
-class DraftError(Exception):
+class DraftError(InboxBotError):
     """A decision that cannot be taken on this draft (unknown, already decided, no recipient)."""
 
 
@@ -281,7 +281,7 @@ def approve(
         raise DraftError(f"draft {draft.id} is already {draft.status}")
     if not case.requester:
         raise DraftError(f"case {case.reference} has no requester address to send to")
-    edited = text is not None and _normalise(text) != _normalise(draft.body)
+    edited = text is not None and not same_text(text, draft.body)
     final = _finish(text) if edited else draft.body
     left = placeholders(final)
     if left:
@@ -383,6 +383,11 @@ def _other_pending(session: Session, case: Case, draft: Draft) -> bool:
     return session.execute(
         select(Draft.id).where(Draft.case_id == case.id, Draft.status == "pending", Draft.id != draft.id)
     ).first() is not None
+
+
+def same_text(a: str | None, b: str | None) -> bool:
+    """Equal but for whitespace and line breaks: mail clients re-wrap quoted text."""
+    return " ".join((a or "").split()) == " ".join((b or "").split())
 
 
 def _normalise(text: str) -> str:
