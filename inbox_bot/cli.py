@@ -116,6 +116,9 @@ def demo(keep):
     """The whole loop on embedded servers, with no configuration and no network."""
     from inbox_bot.demo import run_demo
 
+    # The demo prints its own summary; the daemon's per-message log lines would bury it.
+    if logging.getLogger().level < logging.WARNING:
+        logging.getLogger().setLevel(logging.WARNING)
     run_demo(keep)
 
 
