@@ -27,6 +27,7 @@ from inbox_bot.decide import Policy, ThreadedCase, decide
 from inbox_bot.errors import SenderError
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, Message, OutboxRow, ScreenHit, utcnow
+from inbox_bot.timelimit import MessageTimeLimit, run_with_limit
 from inbox_bot.values import (
     RIGHTS_LABELS,
     Classification,
@@ -169,13 +170,25 @@ class Processor:
                                         destination=_destination_of(row)))
                 continue
             try:
-                prepared.append(self._prepare(row))
+                # A time limit per message: a message built to make the parser crawl must not
+                # hold up the rest of the mailbox (see inbox_bot.timelimit for the mechanism).
+                prepared.append(run_with_limit(self._prepare, row, seconds=self.settings.limits.message_seconds,
+                                               what=f"parsing message #{row.id}"))
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
                 outcomes.append(self._failed(row.id, exc))
         requests = [p for p in prepared if p.screen.is_request]
         by_pk: dict[int, Classification] = {}
         try:
-            classifications = classify.classify_many(self.settings, [p.mail for p in requests])
+            if requests:
+                classify.model(self.settings)  # loading or training the model is not the message's time
+            try:
+                classifications = run_with_limit(
+                    classify.classify_many, self.settings, [p.mail for p in requests],
+                    seconds=self.settings.limits.message_seconds * max(1, len(requests)), what="classification",
+                )
+            except MessageTimeLimit as exc:
+                # Slow classification of a batch is counted as an attempt, not blamed on one sender.
+                raise TimeoutError(str(exc)) from None
             by_pk = {p.pk: c for p, c in zip(requests, classifications)}
         except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry the requests later
             log.exception("classification failed for %d messages", len(requests))
