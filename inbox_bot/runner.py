@@ -81,6 +81,7 @@ class Runner:
         folder = self.settings.mailbox.folder
         uidvalidity = mb.select()
         self._finish_leftovers(mb, folder, uidvalidity)
+        self._process_retries(report)
         uids = mb.pending_uids()
         if not uids:
             return
@@ -122,6 +123,21 @@ class Runner:
             if targets.get(_destination_of(r))
         ]
         self._settle(mb, folder, uidvalidity, outcomes)
+
+    def _process_retries(self, report: PassReport) -> None:
+        """Process records set back to new after the mail left the inbox (`quarantine retry`).
+
+        Such mail will never be fetched again, so the pass takes it from the database. Its place
+        on the server is settled already; a repeated failure only updates the record.
+        """
+        with self.db.session() as session:
+            pks = list(
+                session.execute(
+                    select(Message.id).where(Message.status == "new", Message.server_done.is_(True)).order_by(Message.id)
+                ).scalars()
+            )
+        if pks:
+            report.outcomes.extend(self.processor.process(pks))
 
     def _settle(self, mb, folder: str, uidvalidity: int, outcomes: list[Outcome]) -> None:
         """Move or flag handled mail on the server, only now that the database has committed."""
