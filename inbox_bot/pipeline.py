@@ -250,6 +250,8 @@ class Processor:
                 row.confidence = classification.confidence
                 row.model_version = classification.model_version
             case = self._carry_out(session, p, decision, classification, threaded)
+            if p.screen.verdict == "bounce" and case is None:
+                case = self._note_bounce(session, row)
             row.decision = decision.action
             row.case_id = case.id if case is not None else None
             row.status = "processed"
@@ -374,6 +376,41 @@ class Processor:
         )
         case.flags = sorted(set(case.flags) | set(decision.flags))
         lifecycle.on_follow_up(session, self.settings, case, p.mail, decision)
+
+    def _note_bounce(self, session: Session, row: Message) -> Case | None:
+        """A bounce of one of our replies: record it on the reply's case and tell the DPO.
+
+        The reply is found by its Message-ID (fixed in the outbox when queued) in the headers the
+        bounce returns. The requester has not been reached, and only the DPO can do something.
+        """
+        from inbox_bot.parsing import bounced_message_ids
+
+        ids = bounced_message_ids(row.raw or b"", self.settings.organisation.domain)
+        if not ids:
+            return None
+        sent = session.execute(select(OutboxRow).where(OutboxRow.message_id.in_(ids))).scalars().first()
+        if sent is None or sent.case_id is None:
+            return None
+        case = session.get(Case, sent.case_id)
+        cases.record_event(session, case, "bounced", detail={"message": row.id, "outbox": sent.id, "kind": sent.kind})
+        if sent.kind in ("delivery_alert", "mailbox_alert"):
+            return case  # an alert about an alert could loop on a broken DPO address
+        org = self.settings.organisation
+        for dpo in org.dpo:
+            outbox.queue(
+                session,
+                self.settings,
+                outbox.Outgoing(
+                    kind="delivery_alert", recipient=dpo, language=org.default_language, context={},
+                    automatic=False, auto_submitted="auto-generated", copy_to_sent=False,
+                    subject=f"inbox-bot: a reply bounced - {case.reference}",
+                    text=(f"The {sent.kind} sent for case {case.reference} (outbox entry #{sent.id}) came back "
+                          f"as undeliverable (inbound message #{row.id}).\n"
+                          "The requester has not received it; please find another way to reach them.\n"),
+                ),
+                case,
+            )
+        return case
 
     def _alert_breach(self, session: Session, case: Case, mail: InboundMail) -> None:
         org = self.settings.organisation
