@@ -499,3 +499,46 @@ def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
         size=len(raw),
         defects=tuple(defects + walker.defects),
     )
+
+
+_HEADER_ID = re.compile(rb"^(?:Message-ID|Original-Message-ID|X-Original-Message-ID)[ \t]*:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]{1,900})>",
+                        re.I | re.M)
+_BOUNCE_SCAN_BYTES = 1_000_000
+
+
+def bounced_message_ids(raw: bytes, message_id_domain: str) -> tuple[str, ...]:
+    """Message-IDs in our domain named in a bounce's returned headers or original message.
+
+    A delivery status notification carries the bounced message's header block as a
+    message/rfc822 or text/rfc822-headers part (or, from older servers, quoted in the text).
+    Only the body is searched: the bounce's own header block says nothing about what bounced.
+    Parts that are base64 or quoted-printable are decoded and searched too. Pure.
+    """
+    domain = message_id_domain.lower().strip()
+    if not raw or not domain:
+        return ()
+    data = bytes(raw[:_BOUNCE_SCAN_BYTES])
+    split = re.search(rb"\r?\n\r?\n", data)
+    body = data[split.end():] if split else b""
+    chunks = [body]
+    try:
+        message = BytesParser(policy=policy.compat32).parsebytes(data)
+        for index, part in enumerate(message.walk()):
+            if index > MAX_PARTS:
+                break
+            if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).strip().lower() not in (
+                "base64", "quoted-printable"
+            ):
+                continue
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                chunks.append(payload[:_BOUNCE_SCAN_BYTES])
+    except Exception:  # noqa: BLE001 - the raw search above still stands
+        pass
+    found: list[str] = []
+    for chunk in chunks:
+        for match in _HEADER_ID.findall(chunk):
+            mid = match.decode("ascii", "replace")
+            if mid.rpartition("@")[2].lower() == domain and mid not in found:
+                found.append(mid)
+    return tuple(found)
