@@ -155,6 +155,12 @@ class Processor:
         else:
             mail = parse_message(raw)
         result = screen(mail, self.screen_context)
+        if result.verdict == "spoof" and getattr(self.settings.approval, "dkim_verify", False):
+            # Our own DKIM check may clear mail our server left unauthenticated (inbox_bot.spoof).
+            from inbox_bot.screening import RULES
+            from inbox_bot.spoof import recheck
+
+            result = recheck(mail, raw, result, self.screen_context, RULES)
         keys = thread_keys(mail, self.settings.cases.reference_prefix, self.settings.organisation.domain)
         return _Prepared(row.id, row.uid, row.uidvalidity, row.received_at, mail, result, keys)
 
