@@ -246,6 +246,7 @@ class Processor:
             threaded = self._find_thread(session, p, classification)
             decision = decide(p.mail, p.screen, threaded, classification, Policy(settings.replies.acknowledge_other))
             row.sender = p.mail.sender
+            row.message_id = p.mail.message_id
             row.subject = p.mail.subject[:1000]
             row.language = p.mail.language
             row.screen_verdict = p.screen.verdict
@@ -337,7 +338,7 @@ class Processor:
         if case is not None and decision.action != "attach":
             if "breach_report" in case.labels and settings.cases.breach_alert:
                 self._alert_breach(session, case, mail)
-            lifecycle.on_opened(session, settings, case, mail)
+            lifecycle.on_opened(session, settings, case, mail, now=p.received_at)
         return case
 
     def _open(self, session: Session, p: _Prepared, decision: Decision, classification: Classification | None) -> Case:
@@ -381,7 +382,7 @@ class Processor:
             detail={"message": p.pk, "flags": list(decision.flags), "labels": list(decision.labels)},
         )
         case.flags = sorted(set(case.flags) | set(decision.flags))
-        lifecycle.on_follow_up(session, self.settings, case, p.mail, decision)
+        lifecycle.on_follow_up(session, self.settings, case, p.mail, decision, now=p.received_at)
 
     def _note_bounce(self, session: Session, row: Message) -> Case | None:
         """A bounce of one of our replies: record it on the reply's case and tell the DPO.
