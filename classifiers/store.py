@@ -114,6 +114,8 @@ def load_model(model_dir: str | Path | None = None) -> ModelParams:
     try:
         with np.load(path, allow_pickle=False) as data:
             loaded = {name: data[name] for name in data.files}
+        if not all(isinstance(value, np.ndarray) for value in loaded.values()):
+            raise ValueError("a member is not a numpy array")
         meta = json.loads(_array_text(loaded.pop("meta")))
     except (ValueError, OSError, zipfile.BadZipFile, KeyError, UnicodeDecodeError, EOFError) as exc:
         raise ModelIntegrityError(f"{path}: unreadable model file ({exc})") from None

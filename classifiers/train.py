@@ -48,9 +48,9 @@ THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 4)
 class TrainOptions:
     """Model choices; the defaults are the measured best (bench/classifier_results.md)."""
 
-    kind: str = "lr"  # "lr" (logistic regression) or "svm" (linear SVM)
+    kind: str = "svm"  # "svm" (linear SVM) or "lr" (logistic regression)
     calibration: str = "platt"  # "platt" (sigmoid on out-of-fold scores) or "none" (LR only)
-    c: float = 10.0
+    c: float = 0.3
     class_weight: str | None = "balanced"
     min_df: int = 2
     inner_folds: int = INNER_FOLDS
@@ -103,7 +103,10 @@ def _estimator(options: TrainOptions, seed: int):
     if options.kind == "svm":
         return LinearSVC(C=options.c, class_weight=options.class_weight, random_state=seed, max_iter=5000)
     return LogisticRegression(
-        C=options.c, class_weight=options.class_weight, solver="liblinear", random_state=seed, max_iter=1000
+        # The dual liblinear solver: with far more features than messages it converged ~10x faster
+        # than the primal one (3.9 s against 31 s for the ten labels on 3,569 messages).
+        C=options.c, class_weight=options.class_weight, solver="liblinear", dual=True,
+        random_state=seed, max_iter=2000,
     )
 
 
