@@ -17,17 +17,6 @@ from inbox_bot.errors import InboxBotError, SenderError
 
 log = logging.getLogger("inbox_bot")
 
-# Used where a command can do its work without a configuration file (classify, demo).
-DEFAULT_ORGANISATION = {
-    "name": "Optingo Digital Sp. z o.o.",
-    "address": "iodo@optingo.eu",
-    "dpo": ["dpo@optingo.eu"],
-    "timezone": "Europe/Warsaw",
-    "holidays": "PL",
-    "default_language": "pl",
-}
-
-
 class Context:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
@@ -40,7 +29,7 @@ class Context:
             except config_mod.ConfigError:
                 if not optional or self.config_path:
                     raise
-                self._settings = config_mod.from_dict({"organisation": DEFAULT_ORGANISATION}, "<embedded defaults>")
+                self._settings = config_mod.from_dict({"organisation": dict(config_mod.DEFAULT_ORGANISATION)}, "<embedded defaults>")
         return self._settings
 
     def database(self, *, check: bool = True):

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-REQUIRED = object()  # marker default: the key must be given
+# The organisation used where a command works without a configuration file (demo, classify).
+DEFAULT_ORGANISATION = {
+    "name": "Optingo Digital Sp. z o.o.",
+    "address": "iodo@optingo.eu",
+    "dpo": ["dpo@optingo.eu"],
+    "timezone": "Europe/Warsaw",
+    "holidays": "PL",
+    "default_language": "pl",
+}
 
 
 class ConfigError(Exception):

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from inbox_bot import cases, outbox
+from inbox_bot import alerts, cases
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.errors import PermanentSendError, TemporarySendError
@@ -135,30 +135,14 @@ def _park(settings: Settings, session, row: OutboxRow, why: str) -> None:
         cases.record_event(session, case, "delivery_failed", detail={"kind": row.kind, "outbox": row.id, "why": why})
     if row.kind in _NO_ALERT_KINDS:
         return
-    org = settings.organisation
     text = (
         f"inbox-bot could not deliver a message ({row.kind}) "
         f"{'for case ' + case.reference if case else ''}: {why}.\n"
         f"Last error: {row.last_error}\n"
         f"Outbox entry #{row.id}. The requester has not received it.\n"
     )
-    for dpo in org.dpo:
-        outbox.queue(
-            session,
-            settings,
-            outbox.Outgoing(
-                kind="delivery_alert",
-                recipient=dpo,
-                language=org.default_language,
-                context={},
-                automatic=False,
-                auto_submitted="auto-generated",
-                copy_to_sent=False,
-                subject=f"inbox-bot: delivery failed{' - ' + case.reference if case else ''}",
-                text=text,
-            ),
-            case,
-        )
+    subject = f"inbox-bot: delivery failed{' - ' + case.reference if case else ''}"
+    alerts.tell_dpo(session, settings, "delivery_alert", subject, text, case)
 
 
 def rows_to_copy(db: Database, limit: int = 500) -> list[tuple[int, bytes]]:

@@ -23,14 +23,7 @@ from inbox_bot.embedded import EmbeddedImap, EmbeddedSmtpSink, sample_messages, 
 from inbox_bot.runner import Runner
 from inbox_bot.schema import Case, Message, OutboxRow, Suppression
 
-ORGANISATION = {
-    "name": "Optingo Digital Sp. z o.o.",
-    "address": "iodo@optingo.eu",
-    "dpo": ["dpo@optingo.eu"],
-    "timezone": "Europe/Warsaw",
-    "holidays": "PL",
-    "default_language": "pl",
-}
+ORGANISATION = config_mod.DEFAULT_ORGANISATION
 
 
 def demo_settings(imap: EmbeddedImap, sink: EmbeddedSmtpSink, folder: Path) -> config_mod.Settings:
@@ -48,7 +41,7 @@ def demo_settings(imap: EmbeddedImap, sink: EmbeddedSmtpSink, folder: Path) -> c
                 "sent_folder": "Sent",
             },
             "smtp": {"host": sink.host, "port": sink.port, "security": "none"},
-            "organisation": ORGANISATION,
+            "organisation": dict(ORGANISATION),
             "database": {"url": f"sqlite:///{folder / 'inbox-bot.db'}"},
         },
         "<demo>",

@@ -15,14 +15,7 @@ from inbox_bot.database import Database, upgrade
 from inbox_bot.runner import Runner
 from inbox_bot.schema import Case, Message, OutboxRow
 
-ORGANISATION = {
-    "name": "Optingo Digital Sp. z o.o.",
-    "address": "iodo@optingo.eu",
-    "dpo": ["dpo@optingo.eu"],
-    "timezone": "Europe/Warsaw",
-    "holidays": "PL",
-    "default_language": "pl",
-}
+ORGANISATION = config_mod.DEFAULT_ORGANISATION
 
 
 def request_mail(
