@@ -25,7 +25,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, drafts, outbox
+from inbox_bot import alerts, cases, drafts
 from inbox_bot.compose import REPLY_MARKERS
 from inbox_bot.config import Settings
 from inbox_bot.logs import fingerprint
@@ -341,17 +341,9 @@ def _alert(session: Session, settings: Settings, case: Case | None, draft: Draft
             cases.record_event(session, case, "approval_alert_capped", detail={"reason": reason})
         return
     subject, text = _alert_text(org.default_language, case, draft, actor, reason)
-    for dpo in org.dpo:
-        row = outbox.queue(
-            session,
-            settings,
-            outbox.Outgoing(kind=ALERT_KIND, recipient=dpo, language=org.default_language, context={},
-                            automatic=False, auto_submitted="auto-generated", copy_to_sent=False,
-                            subject=subject, text=text),
-            case,
-        )
-        if case is not None and row is not None:
-            cases.record_event(session, case, "approval_alert_queued", detail={"outbox": row.id})
+    queued = alerts.tell_dpo(session, settings, ALERT_KIND, subject, text, case)
+    if case is not None:
+        cases.record_event(session, case, "approval_alert_queued", detail={"alerts": queued})
 
 
 def _alert_text(language: str, case: Case | None, draft: Draft | None, actor: str, reason: str) -> tuple[str, str]:
