@@ -14,7 +14,7 @@ from sqlalchemy import select
 from helpers import body_text, cases_of, outbox_rows, parsed, request_mail, run_once, settings_for
 from inbox_bot import drafts
 from inbox_bot.database import Database
-from inbox_bot.schema import Case, CaseEvent, Draft, OutboxRow
+from inbox_bot.schema import Case, CaseEvent, Draft
 from test_end_to_end import classifier_ready  # noqa: F401 - the session's trained classifier
 
 REQUESTER = "anna.nowak@example.pl"
