@@ -526,9 +526,19 @@ def bounced_message_ids(raw: bytes, message_id_domain: str) -> tuple[str, ...]:
         for index, part in enumerate(message.walk()):
             if index > MAX_PARTS:
                 break
-            if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).strip().lower() not in (
-                "base64", "quoted-printable"
-            ):
+            encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+            if encoding not in ("base64", "quoted-printable"):
+                continue
+            if part.is_multipart():
+                # An encoded message/rfc822 (against RFC 2046, but sent): the parser has read the
+                # encoded text as a message; take its bytes back and decode them ourselves.
+                inner = part.get_payload()
+                text = inner[0].as_bytes() if inner and isinstance(inner[0], Message) else b""
+                if encoding == "base64":
+                    import base64 as _b64
+
+                    clean = re.sub(rb"[^A-Za-z0-9+/=]", b"", text)
+                    chunks.append(_b64.b64decode(clean[: len(clean) // 4 * 4] or b"", validate=False))
                 continue
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
