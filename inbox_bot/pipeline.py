@@ -83,20 +83,37 @@ class PassReport:
 
 def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], int]:
     """Store a batch of fetched messages in one transaction; return the record ids and new count."""
-    pks: list[int] = []
     new = 0
     with db.transaction() as session:
+        # Two queries per batch, not two per message: at a backlog of thousands the per-message
+        # lookups were a fifth of the time spent before any message was parsed.
+        places: dict[tuple[str, int], list[int]] = {}
         for item in fetched:
-            row = session.execute(
-                select(Message).where(
-                    Message.mailbox == item.mailbox, Message.uidvalidity == item.uidvalidity, Message.uid == item.uid
-                )
-            ).scalar_one_or_none()
+            places.setdefault((item.mailbox, item.uidvalidity), []).append(item.uid)
+        by_place: dict[tuple[str, int, int], Message] = {}
+        for (mailbox, uidvalidity), uids in places.items():
+            for row in session.execute(
+                select(Message).where(Message.mailbox == mailbox, Message.uidvalidity == uidvalidity, Message.uid.in_(uids))
+            ).scalars():
+                by_place[(row.mailbox, row.uidvalidity, row.uid)] = row
+        keys = {
+            item.uid: message_key(item.raw)
+            for item in fetched
+            if (item.mailbox, item.uidvalidity, item.uid) not in by_place
+        }
+        by_key: dict[str, Message] = {}
+        if keys:
+            for row in session.execute(select(Message).where(Message.message_key.in_(set(keys.values())))).scalars():
+                by_key[row.message_key] = row
+        rows: list[Message] = []
+        for item in fetched:
+            row = by_place.get((item.mailbox, item.uidvalidity, item.uid))
             if row is None:
-                key = message_key(item.raw)
-                row = session.execute(select(Message).where(Message.message_key == key)).scalar_one_or_none()
+                key = keys[item.uid]
+                row = by_key.get(key)
                 if row is not None:
-                    # Same mail under another UID: keep one record, remember where it now lives.
+                    # Same mail under another UID (or twice in this batch): keep one record,
+                    # remember where it now lives.
                     row.mailbox, row.uidvalidity, row.uid = item.mailbox, item.uidvalidity, item.uid
                     row.server_done = False
                 else:
@@ -113,9 +130,11 @@ def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], 
                         created_at=utcnow(),
                     )
                     session.add(row)
+                    by_key[key] = row
                     new += 1
-            session.flush()
-            pks.append(row.id)
+            rows.append(row)
+        session.flush()
+        pks = [row.id for row in rows]
     return pks, new
 
 
