@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import case as sql_case, func, select
 from sqlalchemy.orm import Session
 
 from inbox_bot import compose
@@ -53,8 +53,16 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
     """The reason an automatic reply to `recipient` must not be sent now, or None."""
     now = now or utcnow()
     r = settings.replies
-    for cap, hours in ((r.cap_per_recipient, r.cap_window_hours), (r.cap_per_recipient_long, r.cap_window_long_hours)):
-        if automatic_replies_since(session, recipient, now - timedelta(hours=hours)) >= cap:
+    windows = ((r.cap_per_recipient, r.cap_window_hours), (r.cap_per_recipient_long, r.cap_window_long_hours))
+    starts = [now - timedelta(hours=hours) for _, hours in windows]
+    # Both windows in one query: this runs for every acknowledgement, inside its transaction.
+    counts = session.execute(
+        select(*(func.count(sql_case((OutboxRow.created_at >= start, 1))) for start in starts)).where(
+            OutboxRow.recipient == recipient, OutboxRow.automatic.is_(True), OutboxRow.created_at >= min(starts)
+        )
+    ).one()
+    for (cap, hours), sent in zip(windows, counts):
+        if sent >= cap:
             return f"{cap} automatic replies within {hours} h"
     return None
 
