@@ -106,6 +106,32 @@ def cases_relabel(obj: Context, reference, labels, actor):
     click.echo(f"{reference.upper()} relabelled: {', '.join(labels)} ({status})")
 
 
+@cases.command("verify")
+@click.argument("reference")
+@click.option("--by", "actor", default="dpo", show_default=True)
+@click.pass_obj
+def cases_verify(obj: Context, reference, actor):
+    """Record that the requester's identity is confirmed, and draft the substantive replies."""
+    from inbox_bot import drafts, identity
+    from inbox_bot.schema import utcnow
+
+    settings = obj.settings()
+    with obj.database().transaction() as session:
+        case = _case(session, reference)
+        now = utcnow()
+        identity.verified(session, case, now, actor=actor)
+        if case.status == "awaiting_identity":
+            from inbox_bot import clocks
+
+            clocks.resume(session, settings, case, now, why="identity confirmed by the DPO")
+            from inbox_bot import cases as cases_mod
+
+            cases_mod.transition(session, case, "in_progress", actor=actor, why="identity confirmed", at=now)
+        created = drafts.drafts_for_new_case(session, settings, case, now)
+        kinds = [d.kind for d in created]
+    click.echo(f"{reference.upper()}: identity confirmed; drafts: {', '.join(kinds) or 'none new'}")
+
+
 @cases.command("transition")
 @click.argument("reference")
 @click.argument("status")

@@ -133,15 +133,10 @@ def letter_context(settings: Settings, case: Case) -> dict:
 
 def create_draft(session: Session, settings: Settings, case: Case, kind: str, context: dict,
                  now: datetime) -> Draft:
-    """Render a letter as a pending draft; nothing leaves until the DPO approves it (issue 5)."""
-    language = compose.pick_language(case.language, kind, settings.organisation.default_language)
-    rendered = compose.render(kind, language, context, timezone_name=settings.organisation.timezone)
-    draft = Draft(case_id=case.id, kind=kind, language=language, subject=rendered.subject,
-                  body=rendered.text, status="pending", nonce=secrets.token_hex(16), created_at=now)
-    session.add(draft)
-    session.flush()
-    cases.record_event(session, case, "draft_created", at=now, detail={"kind": kind, "draft": draft.id})
-    return draft
+    """Render a letter as a pending draft and mail it to the DPO; nothing leaves until approved."""
+    from inbox_bot import drafts
+
+    return drafts.create_draft(session, settings, case, kind, context, now=now)
 
 
 def _iso(value: datetime | None) -> str | None:

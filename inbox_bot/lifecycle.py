@@ -28,9 +28,14 @@ def on_opened(session: Session, settings: Settings, case: Case, mail: InboundMai
     Starts identity verification where the request types need it (the acknowledgement has
     already gone out: receipt is confirmed whatever the identity).
     """
+    from inbox_bot import drafts
+
     now = now or utcnow()
     if identity.needs_identity(session, settings, case):
         identity.request_identity(session, settings, case, now)
+    else:
+        # The substantive replies are drafted at once, for the DPO to complete and approve.
+        drafts.drafts_for_new_case(session, settings, case, now)
 
 
 def on_follow_up(session: Session, settings: Settings, case: Case, mail: InboundMail, decision: Decision,

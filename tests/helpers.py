@@ -120,3 +120,16 @@ def messages_of(settings: config_mod.Settings) -> list[Message]:
             return list(session.execute(select(Message).order_by(Message.id)).scalars())
     finally:
         db.dispose()
+
+
+def to_requesters(sink, expected: int | None = None, timeout: float = 20.0) -> list:
+    """What the SMTP sink received for requesters (drafts and alerts to the DPO left out)."""
+    import time
+
+    dpo = tuple(ORGANISATION["dpo"])
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in sink.messages() if not set(m.rcpt_tos) <= set(dpo)]
+        if expected is None or len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

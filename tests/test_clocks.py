@@ -120,8 +120,9 @@ def test_extension_needs_a_reason_and_drafts_the_notice(db, db_url):
     assert len(draft.nonce) >= 32
     assert reference in draft.subject
     assert "liczba żądań w marcu" in draft.body and "9 czerwca 2026" in draft.body
-    assert [e.kind for e in case.events][-2:] == ["extended", "draft_created"]
-    assert case.events[-2].detail["why"] == "liczba żądań w marcu"
+    # The notice is drafted and mailed to the DPO for approval; nothing goes to the requester.
+    assert [e.kind for e in case.events][-3:] == ["extended", "draft_created", "draft_mailed"]
+    assert case.events[-3].detail["why"] == "liczba żądań w marcu"
 
 
 def test_a_second_extension_is_refused(db, db_url):

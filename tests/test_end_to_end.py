@@ -25,6 +25,7 @@ from helpers import (
     request_mail,
     run_once,
     settings_for,
+    to_requesters,
 )
 
 REQUESTS = [
@@ -70,7 +71,7 @@ def test_fifty_requests_make_fifty_cases_and_fifty_acknowledgements(dovecot, smt
     cases = cases_of(settings)
     assert len(cases) == 50
     assert {c.requester for c in cases} == set(ids)
-    sent = smtp_sink.wait_for(50, timeout=20)
+    sent = to_requesters(smtp_sink, 50)
     assert len(sent) == 50
     for message in sent:
         msg = parsed(message.raw)
@@ -91,7 +92,7 @@ def test_fifty_requests_make_fifty_cases_and_fifty_acknowledgements(dovecot, smt
     again = run_once(settings)
     assert again.passes.fetched == 0
     assert len(cases_of(settings)) == 50
-    assert len(smtp_sink.messages()) == 50
+    assert len(to_requesters(smtp_sink)) == 50
 
 
 def test_fetching_the_same_mail_twice_records_it_once(dovecot, smtp_sink, tmp_path, classifier_ready):
@@ -104,7 +105,7 @@ def test_fetching_the_same_mail_twice_records_it_once(dovecot, smtp_sink, tmp_pa
     run_once(settings)
     assert len(messages_of(settings)) == 1
     assert len(cases_of(settings)) == 1
-    assert len(smtp_sink.messages()) == 1
+    assert len(to_requesters(smtp_sink)) == 1
     assert dovecot.folder_uids("INBOX") == []
 
 
@@ -165,7 +166,7 @@ def test_polish_request_in_a_legacy_charset_gets_a_polish_acknowledgement(doveco
     assert "ł".encode(charset) in raw or b"=" in raw  # really encoded in the legacy charset
     dovecot.append(raw)
     run_once(settings)
-    (sent,) = smtp_sink.wait_for(1)
+    (sent,) = to_requesters(smtp_sink, 1)
     text = body_text(sent.raw)
     case = cases_of(settings)[0]
     assert case.language == "pl"
@@ -184,7 +185,7 @@ def test_english_request_gets_an_english_acknowledgement(dovecot, smtp_sink, tmp
         "Dear Sir or Madam,\nunder Article 15 GDPR I request a copy of all personal data you hold about me.\nJohn Smith",
     ))
     run_once(settings)
-    (sent,) = smtp_sink.wait_for(1)
+    (sent,) = to_requesters(smtp_sink, 1)
     text = body_text(sent.raw)
     case = cases_of(settings)[0]
     assert case.language == "en"
@@ -250,7 +251,7 @@ def test_unsubscribe_puts_the_normalised_address_on_the_suppression_list(dovecot
     other = _cli(config_file, "suppression", "check", "someone.else@example.pl", env_extra=env)
     assert (other.returncode, other.stdout.strip()) == (1, "not suppressed")
     # The confirmation went out by itself.
-    (sent,) = smtp_sink.wait_for(1)
+    (sent,) = to_requesters(smtp_sink, 1)
     assert parseaddr(sent.rcpt_tos[0])[1].lower() == "marta.kowalska@example.pl"
     listing = _cli(config_file, "cases", "list", "--json", env_extra=env)
     assert listing.returncode == 0
@@ -270,7 +271,8 @@ def test_smtp_outage_loses_no_acknowledgement_and_sends_each_once(dovecot, smtp_
     first = run_once(settings)
     assert len(cases_of(settings)) == 5
     assert first.delivery.sent == 0
-    assert all(r.status == "queued" for r in outbox_rows(settings, expected=5))
+    acknowledgements = [r for r in outbox_rows(settings) if r.automatic]
+    assert len(acknowledgements) == 5 and all(r.status == "queued" for r in acknowledgements)
 
     smtp_sink.start()
     # The deferred rows wait for their backoff; the next run after it sends each exactly once.
@@ -283,10 +285,10 @@ def test_smtp_outage_loses_no_acknowledgement_and_sends_each_once(dovecot, smtp_
             row.next_attempt_at = datetime.now(timezone.utc)
     db.dispose()
     second = run_once(settings)
-    assert second.delivery.sent == 5
-    assert len(smtp_sink.wait_for(5)) == 5
+    assert second.delivery.sent >= 5
+    assert len(to_requesters(smtp_sink, 5)) == 5
     third = run_once(settings)
     assert third.delivery.sent == 0
-    assert len(smtp_sink.messages()) == 5
-    recipients = sorted(m.rcpt_tos[0] for m in smtp_sink.messages())
+    assert len(to_requesters(smtp_sink)) == 5
+    recipients = sorted(m.rcpt_tos[0] for m in to_requesters(smtp_sink))
     assert recipients == sorted(s for s, _ in _requests(5))
