@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
@@ -97,7 +97,13 @@ class Runner:
             report.duplicates += len(fetched) - new
             outcomes = self.processor.process(pks)
             report.outcomes.extend(outcomes)
-            self._settle(mb, folder, uidvalidity, outcomes)
+            # Settle every fetched UID, not only the one its record remembers: a second copy of
+            # the same mail (same Message-ID) in the inbox would otherwise stay there forever.
+            by_pk = {o.message_pk: o for o in outcomes}
+            self._settle(mb, folder, uidvalidity, [
+                replace(by_pk[pk], uid=item.uid, uidvalidity=item.uidvalidity)
+                for item, pk in zip(fetched, pks) if pk in by_pk
+            ])
 
     def _finish_leftovers(self, mb, folder: str, uidvalidity: int) -> None:
         """Move on mail a crash left flagged (handled) but not yet moved out of the folder."""
