@@ -36,7 +36,7 @@ def test_every_corpus_file_is_processed_or_quarantined_and_no_robot_is_answered(
     assert figures["answered_robots"] == 0
     assert figures["other_status"] == 0  # nothing left "new": processed or quarantined, no hang
     assert figures["processed"] + figures["quarantined"] == figures["records"]
-    assert figures["inbox_left"] == 0
+    assert figures["inbox_unhandled"] == 0
 
 
 def test_header_injection_through_display_name_and_subject(dovecot, smtp_sink, tmp_path, classifier_ready):  # noqa: F811
