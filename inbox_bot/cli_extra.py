@@ -1,14 +1,7 @@
 """Registers the command modules that extend `inbox-bot` (cases, digest, drafts, quarantine, …).
 
 Each command module imports the groups it extends from inbox_bot.cli and adds its commands;
-listing them here keeps cli.py short and each module self-contained.
+importing them here keeps cli.py short and each module beside the code it drives.
 """
 
-import importlib
-
-for _name in ("cli_lifecycle", "cli_drafts", "cli_quarantine"):
-    try:
-        importlib.import_module(f"inbox_bot.{_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"inbox_bot.{_name}":
-            raise
+from inbox_bot import cli_drafts, cli_lifecycle, cli_quarantine  # noqa: F401
