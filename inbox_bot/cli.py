@@ -158,6 +158,7 @@ def cases():
 @click.option("--status", default=None, help="Only cases in this status.")
 @click.pass_obj
 def cases_list(obj: Context, as_json: bool, status):
+    """List cases (with --json: one object per line, times in ISO 8601 UTC)."""
     from inbox_bot.views import case_rows
 
     db = obj.database()
