@@ -55,6 +55,8 @@ def _arrays(params: ModelParams) -> dict[str, np.ndarray]:
         "fold_idf": np.asarray(fs.fold_idf, dtype=np.float32),
         "char_buckets": np.asarray(fs.char_buckets, dtype=np.int64),
         "char_idf": np.asarray(fs.char_idf, dtype=np.float32),
+        "cite_vocab": _text_array("\n".join(fs.cite_vocab)),
+        "cite_idf": np.asarray(fs.cite_idf, dtype=np.float32),
         "coef": np.asarray(params.coef, dtype=np.float32),
         "intercept": np.asarray(params.intercept, dtype=np.float64),
         "calib_a": np.asarray(params.calib_a, dtype=np.float64),
@@ -133,6 +135,8 @@ def load_model(model_dir: str | Path | None = None) -> ModelParams:
             fold_idf=loaded["fold_idf"],
             char_buckets=loaded["char_buckets"],
             char_idf=loaded["char_idf"],
+            cite_vocab=_array_text(loaded["cite_vocab"]).split("\n") if loaded["cite_vocab"].size else [],
+            cite_idf=loaded["cite_idf"],
         )
         params = ModelParams(
             labels=tuple(meta["labels"]),
