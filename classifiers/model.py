@@ -117,10 +117,22 @@ class Classifier:
         return self._predict([(subject, body)], [language], triage_threshold)[0]
 
     def predict_many(
-        self, items: Sequence[tuple[str, str]], triage_threshold: float | None = None
+        self,
+        items: Sequence[tuple[str, str]],
+        triage_threshold: float | None = None,
+        languages: Sequence[str | None] | None = None,
     ) -> list[Prediction]:
-        """Classify (subject, raw body) pairs in one vectorised pass."""
-        return self._predict(items, [None] * len(items), triage_threshold)
+        """Classify (subject, raw body) pairs in one vectorised pass.
+
+        `languages`, parallel to `items`, are languages the caller already knows (ISO 639-1);
+        a None or "und" entry is detected here. Detection is most of the classification time, so
+        a caller that parsed the message passes what it found.
+        """
+        if languages is None:
+            languages = [None] * len(items)
+        elif len(languages) != len(items):
+            raise ValueError(f"{len(languages)} languages for {len(items)} messages")
+        return self._predict(items, languages, triage_threshold)
 
     def _predict(
         self,
@@ -133,7 +145,7 @@ class Classifier:
         own = [sender_text(body or "") for _, body in items]
         texts = [model_text(subject, text, prepared=True) for (subject, _), text in zip(items, own)]
         langs = [
-            given if given else _detect(text if text.strip() else subject)
+            given if given and given != "und" else _detect(text if text.strip() else subject)
             for given, (subject, _), text in zip(languages, items, own)
         ]
         limit = self.triage_threshold if triage_threshold is None else float(triage_threshold)

@@ -45,7 +45,8 @@ def test_figures_on_a_literal_case():
 
 def test_shared_letter_mapping():
     # Guards the documented mapping: a direct-marketing objection is a marketing opt-out, a
-    # general consent withdrawal adds nothing, reminders are left out.
+    # general consent withdrawal adds nothing, a reminder is the right it chases (or left out
+    # when it names no article).
     assert shared_letter_labels({"type": "objection", "subtype": "art21_2_direct_marketing",
                                  "secondary_types": "marketing_optout;consent_withdrawal"}) == ("marketing_optout",)
     assert shared_letter_labels({"type": "erasure", "subtype": "",
@@ -53,7 +54,10 @@ def test_shared_letter_mapping():
         "erasure", "restriction", "objection")
     assert shared_letter_labels({"type": "access", "subtype": "", "secondary_types": "portability"}) == (
         "access", "portability")
-    assert shared_letter_labels({"type": "other", "subtype": "reminder_unanswered_request", "secondary_types": ""}) is None
+    reminder = {"type": "other", "subtype": "reminder_unanswered_request", "secondary_types": ""}
+    assert shared_letter_labels(reminder, "Am 2024-03-01 hatte ich eine Anfrage nach Art. 15 DSGVO gestellt. "
+                                          "Die Frist nach Art. 12 Abs. 3 DSGVO ist überschritten.") == ("access",)
+    assert shared_letter_labels(reminder, "eine Anfrage nach § {Artikel} KDG") is None
 
 
 def test_evaluate_folder_reads_txt_and_eml(tmp_path, small_classifier):
@@ -73,8 +77,9 @@ def test_evaluate_folder_reads_txt_and_eml(tmp_path, small_classifier):
 
 @pytest.mark.skipif(not (SHARED / "MANIFEST.csv").exists(), reason="../shared/corpora/requests is absent")
 def test_shared_letters_are_all_read(small_classifier):
-    # Guards the manifest reading: 198 letters in min/max/letter, 26 of them reminders left out.
+    # Guards the manifest reading: 198 letters in min/max/letter, 4 reminders that name no
+    # article left out.
     report = evaluate_shared_requests(SHARED, small_classifier)
-    assert report.n == 172
+    assert report.n == 194
     assert set(report.breakdowns["variant"]) == {"min", "max", "letter"}
     assert "reminders" in report.notes[0]
