@@ -155,8 +155,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(dovecot,
     acknowledgement_ids = defaultdict(set)
     for message in smtp_sink.messages():
         acknowledgement_ids[message.rcpt_tos[0]].add(parsed(message.raw)["Message-ID"])
-    two_different = sorted(r for r, ids in acknowledgement_ids.items() if len(ids) > 1)
-    resends = len(smtp_sink.messages()) - sum(len(ids) for ids in acknowledgement_ids.values())
+    # Only requesters count: the DPO receives drafts and alerts, several different ones by design.
+    two_different = sorted(r for r, ids in acknowledgement_ids.items() if r in requesters and len(ids) > 1)
+    to_requesters = [m for m in smtp_sink.messages() if m.rcpt_tos[0] in requesters]
+    resends = len(to_requesters) - sum(len(ids) for r, ids in acknowledgement_ids.items() if r in requesters)
 
     print(
         f"\ncrash test: seed {SEED}, kills {kills}, messages {len(appended)} "
@@ -170,5 +172,5 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(dovecot,
     assert all(r.status == "processed" for r in records), {r.status for r in records}
     assert set(per_requester) == requesters and set(per_requester.values()) == {1}
     assert not two_different
-    assert set(acknowledgement_ids) == requesters  # every requester was acknowledged
+    assert requesters <= set(acknowledgement_ids)  # every requester was acknowledged
     assert dovecot.folder_uids("INBOX") == []
