@@ -40,6 +40,7 @@ CHAR_RANGE = (2, 5)
 WORD_RANGE = (1, 2)
 WORD_TOKEN = r"(?u)\b\w+\b"  # single letters kept: Polish "z", "o", "w" carry meaning in bigrams
 CHAR_TEXT_LIMIT = 4000  # characters of one text fed to the character block; bounds worst-case cost
+CITE_WEIGHT = 1.0  # scale of the citation block against the other (unit-norm) blocks
 CHUNK = 2000  # documents per vectorised batch: bounds memory for the n-gram arrays
 
 # Letters NFKD does not decompose; without this "ł" would survive folding and "usunal"/"usunął"
@@ -225,7 +226,7 @@ class FeatureSpace:
             if self._cite is None:
                 cite = sp.csr_matrix((len(chunk), 0), dtype=np.float32)
             else:
-                cite = tfidf(self._cite.transform([citation_tokens(t) for t in chunk]), self.cite_idf)
+                cite = tfidf(self._cite.transform([citation_tokens(t) for t in chunk]), self.cite_idf) * CITE_WEIGHT
             blocks.append(sp.hstack([word, fold, char, cite], format="csr"))
         if not blocks:
             return sp.csr_matrix((0, self.n_features), dtype=np.float32)

@@ -13,7 +13,7 @@ Offline, with lingua (its models ship in the wheel). Two detectors, each built o
 
 Polish is the mailbox's main language, and Polish typed without diacritics on a phone ("prosze
 usunac moje dane") is easily taken for Czech, Slovak or Croatian in a short text. So a short text
-that carries Polish-only letters (ą ę ł ś ź ż ć ń) or at least two common Polish words is
+that carries Polish-only letters (ą ę ł ś ź ż ń) or at least two common Polish words is
 "pl" whatever the detector says; the cost of a wrong "pl" is an acknowledgement in the mailbox's
 default language, which is what an "und" would get anyway.
 """
@@ -38,18 +38,21 @@ ALL_LANGUAGES: tuple[Language, ...] = (
     Language.ESTONIAN,
 )
 
-# The short-text set: the languages most of our mail is in, and the ones Polish is confused with.
+# The short-text set: the languages most of our mail is in, the ones Polish is confused with, and
+# every language of the shared request letters (without pt, ro, sv, hr a short letter in those
+# came out "und"; Greek is told by its script alone, see _GREEK).
 CORE_LANGUAGES: tuple[Language, ...] = (
     Language.POLISH, Language.ENGLISH, Language.GERMAN, Language.FRENCH, Language.SPANISH,
     Language.CZECH, Language.SLOVAK, Language.UKRAINIAN, Language.RUSSIAN, Language.ITALIAN,
-    Language.DUTCH,
+    Language.DUTCH, Language.PORTUGUESE, Language.ROMANIAN, Language.SWEDISH, Language.CROATIAN,
 )
 
 SHORT_TEXT = 120  # below this many characters the trigram-only mode is unreliable
 LONG_SLICE = 400  # characters of a long text the detector looks at
 SHORT_MIN_CONFIDENCE = 0.35  # below this a short text is "und" rather than a guess
 
-_POLISH_LETTERS = re.compile(r"[ąęłśźżćńĄĘŁŚŹŻĆŃ]")
+# Not ć: Croatian writes it too, and "U slučaju da ih obrađujete" came out Polish.
+_POLISH_LETTERS = re.compile(r"[ąęłśźżńĄĘŁŚŹŻŃ]")
 _POLISH_WORDS = frozenset(
     """prosze dzien dobry witam pozdrawiam dziekuje dziekuje usunac usuniecie usuniecia
     moje moich moja mnie danych dane osobowych osobowe wypisz wypisanie wypisac zgody zgode
@@ -57,6 +60,9 @@ _POLISH_WORDS = frozenset(
     informacji dostep kopie konta konto jestem jest oraz ktore ktorych sie zeby aby""".split()
 )
 _WORD = re.compile(r"[^\W\d_]+")
+# Greek script is used by one language we receive: a short Greek text needs no model (the
+# short-text detector carries no Greek model and called every short Greek letter "und").
+_GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 
 _lock = threading.Lock()
 _long: LanguageDetector | None = None
@@ -103,6 +109,10 @@ def detect_language(text: str) -> str:
         return _code(_long_detector().detect_language_of(compact[:LONG_SLICE]))
     if _looks_polish(compact):
         return "pl"
+    letters = _WORD.findall(compact)
+    greek = sum(len(_GREEK.findall(w)) for w in letters)
+    if greek * 2 > sum(len(w) for w in letters):
+        return "el"
     values = _short_detector().compute_language_confidence_values(compact)
     if not values or values[0].value < SHORT_MIN_CONFIDENCE:
         return UNDETERMINED

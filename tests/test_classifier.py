@@ -146,3 +146,61 @@ def test_corpus_hash_changes_with_a_label():
     b = Example("2", "2", "en", ("erasure",), "", "delete")
     assert corpus_hash([a, b]) == corpus_hash([b, a])
     assert corpus_hash([a, b]) != corpus_hash([a, Example("2", "2", "en", ("access",), "", "delete")])
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Bitte löschen Sie alle meine personenbezogenen Daten.", "de"),
+        ("Ik verzoek u om inzage in mijn persoonsgegevens.", "nl"),
+        ("Jag begär att ni raderar alla mina personuppgifter.", "sv"),
+        ("Please send me a copy of all my personal data.", "en"),
+        ("Je vous demande de supprimer mes données personnelles.", "fr"),
+        ("Solicito la supresión de todos mis datos personales.", "es"),
+        ("Vi chiedo di cancellare tutti i miei dati personali.", "it"),
+        ("Solicito o apagamento de todos os meus dados pessoais.", "pt"),
+        ("Vă rog să ștergeți toate datele mele personale.", "ro"),
+        ("Žádám o výmaz všech mých osobních údajů.", "cs"),
+        ("U slučaju da ih obrađujete, tražim pristup podacima.", "hr"),
+        ("Ζητώ τη διαγραφή των προσωπικών μου δεδομένων.", "el"),
+        ("Проханню видалити всі мої персональні дані.", "uk"),
+        ("Proszę o usunięcie moich danych osobowych.", "pl"),
+    ],
+)
+def test_short_requests_get_their_language(text, code):
+    # Guards the short-text detector's language set: Greek, Portuguese, Romanian, Swedish and
+    # Croatian letters came out "und", and Croatian "ć" was once taken for Polish.
+    from classifiers.language import detect_language
+
+    assert detect_language(text) == code
+
+
+def test_citations_become_language_independent_tokens():
+    # Guards the strongest cross-language signal: an article cited in any of our languages must
+    # give the same token, with its paragraph, and a year must not pass for an article.
+    from classifiers.features import citation_tokens
+
+    assert citation_tokens("gemäß art. 17 abs. 1 dsgvo") == "art17 art17_1"
+    assert citation_tokens("άρθρο 21 παρ. 2 του gdpr") == "art21 art21_2"
+    assert citation_tokens("podle článku 16 gdpr") == "art16"
+    assert citation_tokens("article 15(3) and 20 gdpr") == "art15 art15_3 art20"
+    assert citation_tokens("the article from 2024") == ""
+
+
+def test_predict_many_uses_the_languages_given(classifier):
+    # Guards the daemon's shortcut: a language it already knows is used, not re-detected;
+    # "und" or None is detected.
+    items = [("", "Proszę usunąć moje dane."), ("", "Please delete my data.")]
+    given = classifier.predict_many(items, languages=["de", "und"])
+    assert [p.language for p in given] == ["de", "en"]
+    with pytest.raises(ValueError):
+        classifier.predict_many(items, languages=["pl"])
+
+
+def test_triage_threshold_sends_the_chosen_share():
+    # Guards the operating point: the threshold leaves the chosen share of messages below it.
+    from classifiers.train import triage_threshold_for
+
+    confidence = np.linspace(0.0, 1.0, 101)
+    t = triage_threshold_for(confidence, 0.15)
+    assert (confidence < t).mean() == pytest.approx(0.15, abs=0.01)
