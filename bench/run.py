@@ -260,8 +260,6 @@ def raw_fetch(dovecot, user: str, batch_size: int) -> dict:
 
 def latency(dovecot, sink, user: str, config: Path, log_path: Path, count: int) -> dict:
     """The daemon on IDLE: APPEND one request, wait for its acknowledgement at the sink, repeat."""
-    from email import message_from_bytes
-
     from generate import Generator
 
     env = dict(os.environ, INBOX_BOT_MODEL_DIR=str(MODEL_DIR), PYTHONPATH=str(ROOT))
@@ -281,23 +279,20 @@ def latency(dovecot, sink, user: str, config: Path, log_path: Path, count: int) 
     timings = []
     client = dovecot.imap_client(user)
     try:
-        # The daemon is ready when its first pass has run; a first request proves the whole path.
         deadline = time.monotonic() + 120
         while not _daemon_ready(log_path) and time.monotonic() < deadline:
             if daemon.poll() is not None:
                 raise RuntimeError(f"daemon exited with {daemon.returncode}; see {log_path}")
             time.sleep(0.2)
-        time.sleep(1.0)
+        # A first request, not counted, proves the whole path and pays the daemon's one-off
+        # costs (loading the model, or retraining it when the corpus changed since).
+        warm_up = generator.sample(10_000 + i)
+        while warm_up.robot or warm_up.kind == "other" or len(warm_up.raw) > 100_000:
+            i += 1
+            warm_up = generator.sample(10_000 + i)
+        _append_and_wait(client, sink, warm_up.raw, timeout=300)
         for sample in samples:
-            expected = len(sink.messages()) + 1
-            started = time.perf_counter()
-            client.append("INBOX", sample.raw)
-            arrived = sink.wait_for(expected, timeout=60)
-            timings.append(time.perf_counter() - started)
-            wanted = message_from_bytes(sample.raw)["Message-ID"]
-            got = message_from_bytes(arrived[-1].raw)["In-Reply-To"]
-            if (got or "").strip() != wanted.strip():
-                raise RuntimeError("the acknowledgement that arrived answers another message")
+            timings.append(_append_and_wait(client, sink, sample.raw, timeout=60))
     finally:
         client.logout()
         daemon.terminate()
@@ -314,6 +309,27 @@ def latency(dovecot, sink, user: str, config: Path, log_path: Path, count: int) 
         "min": timings[0],
         "max": timings[-1],
     }
+
+
+def _append_and_wait(client, sink, raw: bytes, timeout: float) -> float:
+    """APPEND `raw`; return the seconds until the acknowledgement answering it reaches the sink.
+
+    Other mail the same request causes (a draft or an alert to the DPO) may arrive first: the
+    clock stops at the message whose In-Reply-To names the request.
+    """
+    from email import message_from_bytes
+
+    wanted = message_from_bytes(raw)["Message-ID"].strip()
+    seen = len(sink.messages())
+    started = time.perf_counter()
+    client.append("INBOX", raw)
+    deadline = time.monotonic() + timeout
+    while True:
+        arrived = sink.wait_for(seen + 1, timeout=max(0.01, deadline - time.monotonic()))
+        for message in arrived[seen:]:
+            if (message_from_bytes(message.raw)["In-Reply-To"] or "").strip() == wanted:
+                return time.perf_counter() - started
+        seen = len(arrived)
 
 
 def _daemon_ready(log_path: Path) -> bool:
@@ -370,9 +386,14 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
         sink.clear()
         daemon_config = write_config(workdir / f"{kind}-daemon.toml", imap_port=dovecot.port, user=user,
                                       smtp_port=sink.port, db_url=db_url, batch_size=args.batch_size, idle=True)
-        out["latency"] = latency(dovecot, sink, user, daemon_config, workdir / f"{kind}-daemon.log", args.latency)
-        lt = out["latency"]
-        print(f"[{kind}] latency over {lt['count']}: median {lt['median']:.3f} s, p95 {lt['p95']:.3f} s", flush=True)
+        try:
+            out["latency"] = latency(dovecot, sink, user, daemon_config, workdir / f"{kind}-daemon.log", args.latency)
+        except Exception as exc:  # noqa: BLE001 - report the other figures; say why this one is missing
+            print(f"[{kind}] latency failed: {type(exc).__name__}: {exc}", flush=True)
+        else:
+            lt = out["latency"]
+            print(f"[{kind}] latency over {lt['count']}: median {lt['median']:.3f} s, p95 {lt['p95']:.3f} s",
+                  flush=True)
 
     if not args.skip_50k:
         _big_backlog(kind, args, dovecot, sink, workdir, new_db, out, pr)
