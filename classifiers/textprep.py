@@ -147,8 +147,11 @@ def _split_history(lines: list[str]) -> tuple[list[str], list[str], bool]:
 
 
 def _is_sentence(line: str) -> bool:
+    # A name block's lines (name, title, phone, address) do not end in a full stop; "Please also
+    # delete my account." after a "Thanks" line does, and was cut away with the signature.
     stripped = line.strip()
-    return len(stripped.split()) >= MAX_NAME_BLOCK_WORDS or stripped.endswith("?")
+    words = len(stripped.split())
+    return words >= MAX_NAME_BLOCK_WORDS or stripped.endswith("?") or (words >= 3 and stripped.endswith((".", "!")))
 
 
 def _cut_signature(lines: list[str]) -> list[str]:

@@ -88,3 +88,21 @@ def test_language_detection_long_text():
     assert detect_language(text) == "de"
     text = "Madame, Monsieur, je vous prie de bien vouloir supprimer toutes les données personnelles me concernant. " * 2
     assert detect_language(text) == "fr"
+
+
+def test_a_short_request_after_a_closing_word_is_kept():
+    # Guards against cutting a request as a signature: "Thanks" then a short sentence ending in
+    # a full stop is the sender's text, not a name block.
+    assert "delete my account" in sender_text("Hello,\nThanks\nPlease also delete my account.\nJan")
+
+
+def test_a_formal_letter_after_a_cover_note_is_kept():
+    # Guards against cutting a formal letter at the cover note's "Mit freundlichen Grüßen":
+    # the request follows it, and numbered lists are the letter's own text, not quotes.
+    body = (
+        "Sehr geehrte Damen und Herren,\n\nanbei mein Antrag.\n\nMit freundlichen Grüßen\nMax Mustermann\n\n"
+        "Antrag nach Art. 17 DSGVO\nHiermit verlange ich die Löschung meiner Daten:\n"
+        "1. meines Kundenkontos;\n2. aller Bestelldaten.\n"
+    )
+    own = sender_text(body)
+    assert "Art. 17 DSGVO" in own and "2. aller Bestelldaten." in own
