@@ -124,6 +124,12 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
 
     _worker_logging(log_path)
     settings = config_mod.load(config)
+    if profile:
+        from dataclasses import replace
+
+        # The per-message time limit parses in a fresh thread, which cProfile does not follow:
+        # without this the profile shows parsing and classifying as time spent waiting on a lock.
+        settings = replace(settings, limits=replace(settings.limits, message_seconds=0))
     db = Database(settings.database.url)
     started = time.perf_counter()
     classify.model(settings)  # the daemon loads its model once at start: not part of a pass
