@@ -40,6 +40,16 @@ CHAR_RANGE = (2, 5)
 WORD_RANGE = (1, 2)
 WORD_TOKEN = r"(?u)\b\w+\b"  # single letters kept: Polish "z", "o", "w" carry meaning in bigrams
 CHAR_TEXT_LIMIT = 4000  # characters of one text fed to the character block; bounds worst-case cost
+STEM = 0  # >0: the folded word block reads each word cut to its first STEM letters
+
+
+def stem_words(text: str) -> str:
+    """Cut every word to STEM letters: a crude, language-independent stemmer."""
+    if not STEM:
+        return text
+    return re.sub(r"\w{%d,}" % (STEM + 1), lambda m: m.group()[:STEM], text)
+
+
 CITE_WEIGHT = 1.0  # scale of the citation block against the other (unit-norm) blocks
 CHUNK = 2000  # documents per vectorised batch: bounds memory for the n-gram arrays
 
@@ -217,7 +227,7 @@ class FeatureSpace:
             chunk = list(texts[begin : begin + CHUNK])
             folded = [fold_diacritics(t) for t in chunk]
             word = tfidf(self._word.transform(chunk), self.word_idf)
-            fold = tfidf(self._fold.transform(folded), self.fold_idf)
+            fold = tfidf(self._fold.transform([stem_words(t) for t in folded]), self.fold_idf)
             docs, buckets = char_ngram_buckets(folded)
             cols = self._char_column[buckets]
             keep = cols >= 0
@@ -264,7 +274,7 @@ def fit_feature_space(texts: Sequence[str], min_df: int = 2) -> FeatureSpace:
         return vocab, smooth_idf(df, n_docs)
 
     word_vocab, word_idf = word_block(list(texts))
-    fold_vocab, fold_idf = word_block(folded)
+    fold_vocab, fold_idf = word_block([stem_words(t) for t in folded])
     cite_vocab, cite_idf = word_block([citation_tokens(t) for t in texts], (1, 1), 1)
 
     docs, buckets = char_ngram_buckets(folded)

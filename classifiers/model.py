@@ -27,7 +27,7 @@ import numpy as np
 from classifiers.features import FeatureSpace, model_text
 from inbox_bot.values import LABELS
 
-MODEL_FORMAT = 2  # bump when the stored layout or the feature recipe changes
+MODEL_FORMAT = 3  # bump when the stored layout or the feature recipe changes
 
 
 @dataclass(frozen=True)
