@@ -12,12 +12,11 @@ must have been told of an extension.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, compose, deadlines
+from inbox_bot import cases, deadlines
 from inbox_bot.config import Settings
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, Draft

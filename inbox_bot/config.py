@@ -142,6 +142,7 @@ class ApprovalSettings:
     secret_env: str | None = None
     require_authentication: bool = False  # require DKIM or SPF pass in Authentication-Results
     authserv_id: str | None = None  # the organisation's own mail server's authserv-id
+    dkim_verify: bool = False  # verify DKIM ourselves (dkimpy, DNS) before calling mail a spoof
 
     def key(self) -> str | None:
         return _secret(self.secret, self.secret_env, "approval")

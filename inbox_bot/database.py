@@ -70,7 +70,12 @@ def _alembic_config(url: str) -> Config:
 def upgrade(url: str) -> str:
     """Apply every pending migration; return the revision now current."""
     if url.startswith("sqlite"):
-        _prepare_sqlite_file(url)
+        # Switch to WAL here, while nobody else holds the file: switching later, on the
+        # daemon's first connection, fails at once if a CLI reader happens to hold a lock.
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
     command.upgrade(_alembic_config(url), "head")
     return head_revision()
 

@@ -174,7 +174,7 @@ class Processor:
         else:
             mail = parse_message(raw)
         result = screen(mail, self.screen_context)
-        if result.verdict == "spoof" and getattr(self.settings.approval, "dkim_verify", False):
+        if result.verdict == "spoof" and self.settings.approval.dkim_verify:
             # Our own DKIM check may clear mail our server left unauthenticated (inbox_bot.spoof).
             from inbox_bot.screening import RULES
             from inbox_bot.spoof import recheck

@@ -12,7 +12,7 @@ def relabelled_examples(settings: Settings) -> list:
     from classifiers.corpus import Example
     from inbox_bot.database import Database
     from inbox_bot.parsing import parse_message
-    from inbox_bot.schema import Case, CaseEvent, Message
+    from inbox_bot.schema import CaseEvent, Message
 
     try:
         db = Database(settings.database.url)

@@ -6,6 +6,7 @@ the test, or fails it when INBOX_BOT_REQUIRE_SERVERS=1 (see servers.need_server)
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -92,3 +93,17 @@ def shared_corpora() -> Path:
     if not SHARED_CORPORA.is_dir():
         pytest.skip(f"shared corpora not found at {SHARED_CORPORA}")
     return SHARED_CORPORA
+
+
+@pytest.fixture(scope="session")
+def classifier_ready():
+    """The classifier trained once per session (or loaded from the cache beside the repo).
+
+    The cache's directory is exported as INBOX_BOT_MODEL_DIR so that daemon subprocesses load
+    the same model in a second instead of each training its own.
+    """
+    cache = Path(__file__).resolve().parents[1] / ".cache" / "test-model"
+    os.environ["INBOX_BOT_MODEL_DIR"] = str(cache)
+    from classifiers.train import load_classifier
+
+    return load_classifier(cache)

@@ -9,7 +9,6 @@ never passes by skipping (see `need_server`).
 from __future__ import annotations
 
 import glob
-import grp
 import os
 import pwd
 import shutil

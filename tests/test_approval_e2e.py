@@ -15,7 +15,6 @@ from helpers import body_text, cases_of, outbox_rows, parsed, request_mail, run_
 from inbox_bot import drafts
 from inbox_bot.database import Database
 from inbox_bot.schema import Case, CaseEvent, Draft
-from test_end_to_end import classifier_ready  # noqa: F401 - the session's trained classifier
 
 REQUESTER = "anna.nowak@example.pl"
 ERASURE = request_mail(f"Anna Nowak <{REQUESTER}>", "Usunięcie danych",

@@ -10,10 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from helpers import parsed, request_mail
-from test_end_to_end import classifier_ready  # noqa: F401 - session fixture
 
 REPO = Path(__file__).resolve().parents[1]
 

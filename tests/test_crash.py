@@ -37,14 +37,6 @@ ROBOT = (
 )
 
 
-@pytest.fixture(scope="session")
-def classifier_ready():
-    """The classifier trained once and cached, so each restarted daemon loads it in a second."""
-    cache = HERE.parent / ".cache" / "test-model"
-    os.environ["INBOX_BOT_MODEL_DIR"] = str(cache)
-    from classifiers.train import load_classifier
-
-    return load_classifier(cache)
 
 
 def _config(tmp_path: Path, dovecot, sink, db_url: str) -> Path:

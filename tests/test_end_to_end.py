@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timezone
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
@@ -47,14 +47,6 @@ def _requests(n: int) -> list[tuple[str, bytes]]:
     return out
 
 
-@pytest.fixture(scope="session")
-def classifier_ready():
-    """Train (or load the cached) classifier once per session, in a cache beside the repo."""
-    cache = Path(__file__).resolve().parents[1] / ".cache" / "test-model"
-    os.environ["INBOX_BOT_MODEL_DIR"] = str(cache)
-    from classifiers.train import load_classifier
-
-    return load_classifier(cache)
 
 
 def test_fifty_requests_make_fifty_cases_and_fifty_acknowledgements(dovecot, smtp_sink, db_url, classifier_ready):

@@ -4,7 +4,6 @@ pause ended by the requester's answer, end to end through real Dovecot and aiosm
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -193,13 +192,6 @@ def test_show_of_an_unknown_case_is_a_clear_error(tmp_path):
 
 
 # -- end to end: an identity pause ended by the requester's answer ------------------------------
-@pytest.fixture(scope="module")
-def classifier_ready():
-    cache = Path(__file__).resolve().parents[1] / ".cache" / "test-model"
-    os.environ["INBOX_BOT_MODEL_DIR"] = str(cache)
-    from classifiers.train import load_classifier
-
-    return load_classifier(cache)
 
 
 def test_the_requesters_answer_ends_the_identity_pause(dovecot, smtp_sink, db_url, classifier_ready):

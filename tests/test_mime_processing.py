@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from helpers import cases_of, messages_of, outbox_rows, parsed, request_mail, run_once, settings_for
+from helpers import cases_of, messages_of, outbox_rows, parsed, request_mail, run_once, settings_for, to_requesters
 from inbox_bot.errors import SenderError
 from inbox_bot.parsing import parse_message
 from inbox_bot.screening import ScreenContext, screen
 from inbox_bot.timelimit import MessageTimeLimit, run_with_limit
-from test_crash import classifier_ready  # noqa: F401 - the fixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -26,7 +25,7 @@ CTX = ScreenContext(own_address="iodo@optingo.eu", own_domain="optingo.eu", mess
 
 @pytest.mark.slow
 def test_every_corpus_file_is_processed_or_quarantined_and_no_robot_is_answered(
-    dovecot, smtp_sink, tmp_path, shared_corpora, classifier_ready  # noqa: F811
+    dovecot, smtp_sink, tmp_path, shared_corpora, classifier_ready
 ):
     from mime_tally import run_tally
 
@@ -39,7 +38,7 @@ def test_every_corpus_file_is_processed_or_quarantined_and_no_robot_is_answered(
     assert figures["inbox_unhandled"] == 0
 
 
-def test_header_injection_through_display_name_and_subject(dovecot, smtp_sink, tmp_path, classifier_ready):  # noqa: F811
+def test_header_injection_through_display_name_and_subject(dovecot, smtp_sink, tmp_path, classifier_ready):
     # Encoded CR/LF in the From display name and the Subject must not become headers of our reply.
     raw = (
         b"From: =?utf-8?q?Jan=0D=0ABcc=3A_victim=40evil=2Eexample?= <jan@example.pl>\r\n"
@@ -51,7 +50,7 @@ def test_header_injection_through_display_name_and_subject(dovecot, smtp_sink, t
     )
     dovecot.append(raw)
     run_once(settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/i.db"))
-    (sent,) = smtp_sink.wait_for(1)
+    (sent,) = to_requesters(smtp_sink, 1)  # drafts to the DPO left out
     assert sent.rcpt_tos == ("jan@example.pl",)
     msg = parsed(sent.raw)
     assert msg["Bcc"] is None
@@ -59,7 +58,7 @@ def test_header_injection_through_display_name_and_subject(dovecot, smtp_sink, t
     assert b"\nbcc:" not in head and b"victim" not in head
 
 
-def test_a_robot_that_slips_past_screening_gets_at_most_the_cap(dovecot, smtp_sink, tmp_path, classifier_ready):  # noqa: F811
+def test_a_robot_that_slips_past_screening_gets_at_most_the_cap(dovecot, smtp_sink, tmp_path, classifier_ready):
     # A robot that looks like a person (no robot headers) writes 20 times: the cap ends the loop.
     settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/c.db", replies={"cap_per_recipient": 3})
     for i in range(20):
@@ -73,7 +72,7 @@ def test_a_robot_that_slips_past_screening_gets_at_most_the_cap(dovecot, smtp_si
     assert len(messages_of(settings)) == 20 and dovecot.folder_uids("INBOX") == []
 
 
-def test_oversized_mail_is_handled_without_its_whole_body(dovecot, smtp_sink, tmp_path, classifier_ready):  # noqa: F811
+def test_oversized_mail_is_handled_without_its_whole_body(dovecot, smtp_sink, tmp_path, classifier_ready):
     settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/o.db", limits={"max_message_bytes": 50_000})
     body = "Proszę o kopię moich danych osobowych (art. 15 RODO).\n" + ("To jest długi tekst załącznika. " * 20_000)
     raw = request_mail("Ewa <ewa@example.pl>", "Dostęp do danych", body)
@@ -187,7 +186,7 @@ def test_screening_any_parsed_bytes_never_raises(data):
 
 
 def test_a_bounce_of_our_acknowledgement_is_recorded_on_the_case_and_the_dpo_told(
-    dovecot, smtp_sink, tmp_path, classifier_ready  # noqa: F811
+    dovecot, smtp_sink, tmp_path, classifier_ready
 ):
     from inbox_bot.schema import CaseEvent
     from helpers import count
@@ -196,7 +195,8 @@ def test_a_bounce_of_our_acknowledgement_is_recorded_on_the_case_and_the_dpo_tol
     dovecot.append(request_mail("Jan <jan@nowhere.example>", "Usunięcie danych",
                                 "Proszę o usunięcie moich danych osobowych (art. 17 RODO)."))
     run_once(settings)
-    (ack,) = smtp_sink.wait_for(1)
+    (ack,) = to_requesters(smtp_sink, 1)
+    before = len(smtp_sink.messages())  # the acknowledgement and any drafts to the DPO
     ack_id = parsed(ack.raw)["Message-ID"]
     dsn = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.nowhere.example>\r\nTo: iodo@optingo.eu\r\n"
@@ -212,9 +212,10 @@ def test_a_bounce_of_our_acknowledgement_is_recorded_on_the_case_and_the_dpo_tol
     run_once(settings)
     (case,) = cases_of(settings)
     assert count(settings, CaseEvent, CaseEvent.case_id == case.id, CaseEvent.kind == "bounced") == 1
-    sent = smtp_sink.wait_for(2)
-    alert = parsed(sent[1].raw)
-    assert sent[1].rcpt_tos == ("dpo@optingo.eu",) and case.reference in alert["Subject"]
+    sent = smtp_sink.wait_for(before + 1)
+    (alert_message,) = sent[before:]
+    alert = parsed(alert_message.raw)
+    assert alert_message.rcpt_tos == ("dpo@optingo.eu",) and case.reference in alert["Subject"]
     # The bounce itself is never answered.
     assert all(m.rcpt_tos[0] != "MAILER-DAEMON@mx.nowhere.example" for m in sent)
-    assert len(sent) == 2
+    assert len(to_requesters(smtp_sink)) == 1

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from helpers import count, request_mail, run_once, settings_for
 from inbox_bot.logs import RedactingFilter
-from test_crash import classifier_ready  # noqa: F401 - the fixture
 
 SECRET_BODY = "Mój numer PESEL to 85010112345 i mieszkam przy ulicy Kwiatowej 7"
 ADDRESSES = ("zofia.wisniewska@example.pl", "mailer-daemon@mx.example.pl")

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from helpers import messages_of, run_once, settings_for
 from inbox_bot.database import Database
