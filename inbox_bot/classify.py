@@ -41,8 +41,12 @@ def classify_many(settings: Settings, mails: Sequence[InboundMail]) -> list[Clas
     if not mails:
         return []
     clf = model(settings)
+    # The parser has detected each message's language already: detecting it twice would be
+    # most of the classification time.
     predictions = clf.predict_many(
-        [(m.subject, m.full_text) for m in mails], triage_threshold=settings.classifier.triage_threshold
+        [(m.subject, m.full_text) for m in mails],
+        triage_threshold=settings.classifier.triage_threshold,
+        languages=[m.language if m.language != "und" else None for m in mails],
     )
     return [
         Classification(
