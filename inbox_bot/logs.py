@@ -49,5 +49,5 @@ def setup(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # Library loggers (imapclient logs whole protocol lines at DEBUG) stay quiet.
-    for noisy in ("imapclient", "aiosmtplib", "apscheduler", "mail.log", "pymap", "sqlalchemy"):
+    for noisy in ("imapclient", "aiosmtplib", "apscheduler", "mail.log", "pymap", "sqlalchemy", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
