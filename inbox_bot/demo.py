@@ -105,7 +105,7 @@ def _summary(settings, db: Database, sink: EmbeddedSmtpSink, samples, report) ->
             case = session.get(Case, row.case_id) if row.case_id else None
             echo(f"  {row.kind:<20} {case.reference if case else '':<16} -> {row.recipient}")
         if to_dpo:
-            echo(f"\nAlerts to the DPO ({len(to_dpo)}):")
+            echo(f"\nTo the DPO: drafts awaiting approval and alerts ({len(to_dpo)}):")
             for row in to_dpo:
                 case = session.get(Case, row.case_id) if row.case_id else None
                 echo(f"  {row.kind:<20} {case.reference if case else '':<16} -> {row.recipient}")
