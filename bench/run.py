@@ -503,7 +503,7 @@ def figures_markdown(args, info: dict, runs: list[dict]) -> str:
     row("(b) processing to committed cases", lambda r: f"{r['process']['seconds']:.2f} s "
         f"({_rate(r['process']['processed'], r['process']['seconds'])})")
     row("b/a", lambda r: f"{r['process']['seconds'] / r['fetch']['seconds']:.1f}")
-    row("cases opened / acknowledgements queued", lambda r: f"{r['process']['cases']:,} / {r['process']['queued']:,}")
+    row("cases opened / outbox rows queued (acknowledgements, identity requests, mail to the DPO)", lambda r: f"{r['process']['cases']:,} / {r['process']['queued']:,}")
     row("quarantined / retry", lambda r: f"{r['process']['quarantined']} / {r['process']['retry']}")
     row("(c) delivery to the SMTP sink", lambda r: f"{r['deliver']['seconds']:.2f} s, {r['deliver']['sent']:,} sent "
         f"({_rate(r['deliver']['sent'], r['deliver']['seconds'])}), {r['deliver']['arrived']:,} arrived")
