@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import approval, cases, classify, deadlines, lifecycle, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, lifecycle, minimise, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -281,6 +281,10 @@ class Processor:
             row.decision = decision.action
             row.case_id = case.id if case is not None else None
             row.status = "processed"
+            if p.mail.attachments and row.raw:
+                # Attachment content is kept only where configured; the original stays on the server.
+                r = settings.retention
+                row.raw = minimise.strip_attachments(row.raw, keep=r.keep_attachments, max_bytes=r.attachment_max_bytes)
             row.processed_at = utcnow()
             reference = case.reference if case is not None else None
         log.info("message #%d: %s%s", p.pk, decision.action, f" {reference}" if reference else "")

@@ -1,5 +1,5 @@
 """The bot's own data: logs carry no address and no message text, the SQLite file is owner-only,
-and attachments are kept as metadata only.
+and attachment content is not kept in the database unless configured.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ SECRET_BODY = "Mój numer PESEL to 85010112345 i mieszkam przy ulicy Kwiatowej 7
 ADDRESSES = ("zofia.wisniewska@example.pl", "mailer-daemon@mx.example.pl")
 
 
-def test_a_pass_logs_no_address_and_no_body_text(dovecot, smtp_sink, tmp_path, caplog, classifier_ready):  # noqa: F811
+def test_a_pass_logs_no_address_and_no_body_text(dovecot, smtp_sink, tmp_path, caplog, classifier_ready):
     settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/p.db")
     dovecot.append(request_mail(f"Zofia Wiśniewska <{ADDRESSES[0]}>", "Usunięcie danych",
                                 f"Proszę o usunięcie moich danych. {SECRET_BODY}."))
@@ -48,7 +48,7 @@ def test_sqlite_database_is_owner_only(dovecot, smtp_sink, tmp_path):
         assert mode & 0o077 == 0, f"{file.name} is {oct(mode)}"
 
 
-def test_attachment_content_is_not_stored_beside_the_message(dovecot, smtp_sink, tmp_path, classifier_ready):  # noqa: F811
+def test_attachment_content_is_not_stored_beside_the_message(dovecot, smtp_sink, tmp_path, classifier_ready):
     # The raw message is kept (no loss); nothing else holds the attachment: no decoded copy.
     msg = EmailMessage()
     msg["From"] = "Jan <jan@example.pl>"
@@ -67,3 +67,56 @@ def test_attachment_content_is_not_stored_beside_the_message(dovecot, smtp_sink,
     assert count(settings, Message) == 1
     data = b"".join(p.read_bytes() for p in path.parent.glob("a.db*"))
     assert b"SCAN-OF-ID-CARD-SCAN" not in data
+
+
+def test_stored_record_keeps_a_note_of_the_attachment_not_its_content(dovecot, smtp_sink, tmp_path, classifier_ready):
+    # The scan is gone from the database (the original stays in the processed folder on the
+    # server), and the record still says what was attached.
+    import base64
+    import email
+    import email.policy
+
+    from helpers import messages_of
+
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Jan <jan@example.pl>", "iodo@optingo.eu", "Dostęp do danych"
+    msg["Message-ID"] = "<att-2@example.pl>"
+    msg.set_content("Proszę o kopię moich danych osobowych. W załączniku skan dowodu.")
+    msg.add_attachment(b"SCAN-OF-ID-CARD" * 1000, maintype="image", subtype="jpeg", filename="dowod.jpg")
+    settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/m.db")
+    dovecot.append(msg.as_bytes())
+    run_once(settings)
+    (record,) = messages_of(settings)
+    assert b"SCAN-OF-ID-CARD" not in record.raw
+    assert base64.b64encode(b"SCAN-OF-ID-CARD" * 3) not in record.raw
+    stored = email.message_from_bytes(record.raw, policy=email.policy.default)
+    assert "skan dowodu" in stored.get_body(preferencelist=("plain",)).get_content()
+    assert b"attachment removed by inbox-bot: dowod.jpg, image/jpeg, 15000 bytes" in record.raw
+    # The original, with its attachment, is still in the mailbox for the DPO.
+    client = dovecot.imap_client()
+    client.select_folder(settings.mailbox.processed_folder)
+    (uid,) = client.search("ALL")
+    original = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+    client.logout()
+    assert base64.b64encode(b"SCAN-OF-ID-CARD" * 3)[:40] in original.replace(b"\r\n", b"")
+
+
+def test_attachments_are_kept_when_configured_within_the_cap():
+    from inbox_bot.minimise import strip_attachments
+
+    import email.message
+
+    msg = email.message.EmailMessage()
+    msg["From"], msg["Subject"] = "a@example.pl", "x"
+    msg.set_content("tekst")
+    msg.add_attachment(b"small", maintype="application", subtype="pdf", filename="a.pdf")
+    msg.add_attachment(b"L" * 5000, maintype="application", subtype="pdf", filename="big.pdf")
+    raw = msg.as_bytes()
+    kept = strip_attachments(raw, keep=True, max_bytes=1000)
+    assert b"attachment removed by inbox-bot: big.pdf" in kept
+    assert b"attachment removed by inbox-bot: a.pdf" not in kept
+    # Nothing to remove: the very same bytes come back.
+    plain = b"From: a@example.pl\r\nSubject: x\r\n\r\ntekst\r\n"
+    assert strip_attachments(plain) is plain
+    # Bytes that are not a message at all are never "minimised" into something else.
+    assert strip_attachments(b"\x00\xff garbage") == b"\x00\xff garbage"

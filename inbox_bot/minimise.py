@@ -1,0 +1,62 @@
+"""Data minimisation of stored mail: attachment content is kept only where the settings say so.
+
+The bot keeps what it needs (art. 5(1)(c)): the headers and the text a person wrote are the
+record of a request; an ID scan or a PDF invoice attached to it is not needed to track the
+case, and the original stays in the mailbox's processed folder for the DPO. Each removed part
+is replaced by a short text part naming its file name, type, size and SHA-256, so the record
+still says what was there. Pure: bytes in, bytes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email import message_from_bytes
+from email.message import Message
+from email.policy import compat32
+
+NOTE = "[attachment removed by inbox-bot: {name}, {ctype}, {size} bytes, sha256 {digest}]\n"
+
+
+def _is_attachment(part: Message) -> bool:
+    if part.is_multipart():
+        return False
+    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    if disposition == "attachment":
+        return True
+    ctype = part.get_content_type()
+    # Inline images and other non-text parts carry no words of the requester.
+    return part.get_filename() is not None or not (ctype.startswith("text/") or ctype.startswith("message/"))
+
+
+def strip_attachments(raw: bytes, *, keep: bool = False, max_bytes: int = 10_000_000) -> bytes:
+    """The message with attachment content replaced by a note; `raw` itself when nothing changes.
+
+    With `keep`, attachments up to `max_bytes` each stay. On any doubt (a structure the parser
+    cannot rebuild) the original bytes are returned: minimising must never lose the message.
+    """
+    try:
+        msg = message_from_bytes(raw, policy=compat32)
+        changed = False
+        for part in msg.walk():
+            if not _is_attachment(part):
+                continue
+            payload = part.get_payload(decode=True) or b""
+            if keep and len(payload) <= max_bytes:
+                continue
+            name = part.get_filename() or "unnamed"
+            ctype = part.get_content_type()
+            note = NOTE.format(name=name, ctype=ctype, size=len(payload), digest=hashlib.sha256(payload).hexdigest())
+            for header in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
+                del part[header]
+            part["Content-Type"] = 'text/plain; charset="utf-8"'
+            part["Content-Transfer-Encoding"] = "8bit"
+            part.set_payload(note.encode("utf-8", "replace").decode("utf-8"))
+            changed = True
+        if not changed:
+            return raw
+        out = msg.as_bytes()
+        # A rebuilt message that no longer parses would be worse than a large one.
+        message_from_bytes(out, policy=compat32)
+        return out
+    except Exception:  # noqa: BLE001 - keep the original whenever in doubt
+        return raw
