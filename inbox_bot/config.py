@@ -50,6 +50,7 @@ class MailboxSettings:
     timeout: int = 60  # socket timeout in seconds
     unreachable_alert_minutes: int = 60
     tls_verify: bool = True
+    tls_ca_file: str | None = None  # a CA bundle to verify the server against; None: the system's
 
     def secret(self) -> str:
         return _secret(self.password, self.password_env, "mailbox") or ""
@@ -65,6 +66,7 @@ class SmtpSettings:
     password_env: str | None = None
     timeout: int = 60
     tls_verify: bool = True
+    tls_ca_file: str | None = None  # a CA bundle to verify the server against; None: the system's
 
     def secret(self) -> str | None:
         return _secret(self.password, self.password_env, "smtp")
@@ -248,6 +250,8 @@ def _validate(settings: Settings, path: str) -> None:
             raise ConfigError(f"{path}: [{section}] security must be tls, starttls or none, not {sec.security!r}")
         if sec is not None and not (0 < sec.port < 65536):
             raise ConfigError(f"{path}: [{section}] port {sec.port} is out of range")
+        if sec is not None and sec.tls_ca_file and not Path(sec.tls_ca_file).is_file():
+            raise ConfigError(f"{path}: [{section}] tls_ca_file {sec.tls_ca_file!r} is not a readable file")
     try:
         ZoneInfo(settings.organisation.timezone)
     except (ZoneInfoNotFoundError, ValueError):

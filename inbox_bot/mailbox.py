@@ -93,8 +93,10 @@ def with_reconnect(
     raise MailboxUnavailable(f"IMAP server unreachable after {attempts} attempts: {last}") from last
 
 
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
+def _tls_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
+    # With a CA file only that CA is trusted: a server behind a company CA is verified, not
+    # waved through with tls_verify = false.
+    context = ssl.create_default_context(cafile=ca_file if verify else None)
     if not verify:
         # Only for servers with self-signed certificates on a trusted network; the default verifies.
         context.check_hostname = False
@@ -160,15 +162,14 @@ class Mailbox:
         s = self.settings
         try:
             if s.security == "tls":
-                client = imapclient.IMAPClient(
-                    s.host, port=s.port, ssl=True, ssl_context=_tls_context(s.tls_verify), timeout=s.timeout
-                )
+                context = _tls_context(s.tls_verify, s.tls_ca_file)
+                client = imapclient.IMAPClient(s.host, port=s.port, ssl=True, ssl_context=context, timeout=s.timeout)
             else:
                 client = imapclient.IMAPClient(s.host, port=s.port, ssl=False, timeout=s.timeout)
             try:
                 if s.security == "starttls":
                     # Never fall back to plain text: a server without STARTTLS is an error here.
-                    client.starttls(_tls_context(s.tls_verify))
+                    client.starttls(_tls_context(s.tls_verify, s.tls_ca_file))
                 client.normalise_times = False
                 client.login(s.username, self._password)
             except BaseException:

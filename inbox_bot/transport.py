@@ -86,7 +86,8 @@ class SmtpTransport:
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        # With a CA file only that CA is trusted (a company CA); without, the system's bundle.
+        context = ssl.create_default_context(cafile=s.tls_ca_file if s.tls_verify else None)
         if not s.tls_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -108,7 +109,10 @@ class SmtpTransport:
     async def connect(self) -> None:
         """Connect (and STARTTLS, AUTH as configured); TemporarySendError when that fails."""
         await self.close()
-        smtp = self._client()
+        try:
+            smtp = self._client()
+        except OSError as exc:  # an unreadable tls_ca_file: our fault, like a failed AUTH
+            raise classify(exc) from exc
         try:
             await smtp.connect()
         except Exception as exc:  # noqa: BLE001 - every failure is classified below

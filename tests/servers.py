@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -120,6 +121,11 @@ class DovecotServer:
     Mail is Maildir++ under the temp dir, so the hierarchy separator is "." (INBOX.Processed).
     As root, mail belongs to the `dovecot` system user (present wherever Dovecot is installed);
     as another user, Dovecot runs entirely as that user.
+
+    With `ssl_cert` and `ssl_key` (PEM files), TLS is on: STARTTLS on `port` and implicit TLS on
+    `imaps_port`. `ssl_mode` is Dovecot's `ssl` setting: "yes" (TLS offered) or "required" (LOGIN
+    refused before TLS — except from the loopback, which Dovecot counts as secure). Without
+    them, `ssl = no` and `imaps_port` is None.
     """
 
     def __init__(
@@ -129,13 +135,24 @@ class DovecotServer:
         *,
         without: tuple[str, ...] = (),
         root: str | os.PathLike | None = None,
+        ssl_cert: str | os.PathLike | None = None,
+        ssl_key: str | os.PathLike | None = None,
+        ssl_mode: str = "yes",
     ) -> None:
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ValueError("ssl_cert and ssl_key go together")
+        if ssl_mode not in ("yes", "required"):
+            raise ValueError("ssl_mode must be yes or required")
         binary = dovecot_binary()
         if binary is None:
             need_server("Dovecot", "no dovecot binary (apt-get install dovecot-imapd)")
         self.binary = binary
         self.host = LOOPBACK
         self.port = free_port()
+        self.ssl_cert = Path(ssl_cert) if ssl_cert is not None else None
+        self.ssl_key = Path(ssl_key) if ssl_key is not None else None
+        self.ssl_mode = ssl_mode if ssl_cert is not None else "no"
+        self.imaps_port: int | None = free_port() if ssl_cert is not None else None
         self.user = user
         self.password = password
         self.without = tuple(c.upper() for c in without)
@@ -175,6 +192,12 @@ class DovecotServer:
         if self.without:
             kept = [c for c in DOVECOT_CAPABILITIES if c not in self.without]
             capability = f"imap_capability = {' '.join(kept)}\n"
+        tls = ""
+        imaps = "port = 0"
+        if self.ssl_cert is not None:
+            # "<file" makes Dovecot read the PEM from the file (read by the master, as root).
+            tls = f"ssl_cert = <{self.ssl_cert}\nssl_key = <{self.ssl_key}\nssl_min_protocol = TLSv1.2\n"
+            imaps = f"address = {LOOPBACK}\n    port = {self.imaps_port}\n    ssl = yes"
         self.config.write_text(
             f"""# written by tests/servers.py: a throw-away Dovecot for one test run
 protocols = imap
@@ -184,8 +207,8 @@ state_dir = {self.root}/state
 instance_name = inbox-bot-test-{self.port}
 log_path = {self.log}
 info_log_path = {self.log}
-ssl = no
-disable_plaintext_auth = no
+ssl = {self.ssl_mode}
+{tls}disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
@@ -217,7 +240,7 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service stats {{
@@ -248,11 +271,13 @@ service stats {{
             stderr=open(self.root / "dovecot.stderr", "ab"),
             start_new_session=True,
         )
-        if not wait_for_port(self.host, self.port, timeout, alive=lambda: self.proc.poll() is None):
+        ports = [self.port] + ([self.imaps_port] if self.imaps_port else [])
+        alive = lambda: self.proc.poll() is None  # noqa: E731
+        if not all(wait_for_port(self.host, port, timeout, alive=alive) for port in ports):
             code = self.proc.poll()
             self.kill()
             raise RuntimeError(
-                f"Dovecot did not accept connections on {self.host}:{self.port} within {timeout}s "
+                f"Dovecot did not accept connections on {self.host}:{ports} within {timeout}s "
                 f"(exit code {code}).\n--- log ---\n{_tail(self.log)}\n--- stderr ---\n"
                 f"{_tail(self.root / 'dovecot.stderr')}"
             )
@@ -378,6 +403,24 @@ service stats {{
         finally:
             client.logout()
 
+    def logins(self, at_least: int = 0, timeout: float = 3.0) -> list[str]:
+        """How each successful login so far was protected, in order: "TLS" or "plain".
+
+        Read from Dovecot's own log ("Login: ..., TLS, ..." vs "..., secured, ..."), so it is the
+        server's word, not the client's. Waits up to `timeout` for `at_least` logins, because
+        the log process writes a moment after the client is told it is logged in.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                lines = self.log.read_text(errors="replace").splitlines()
+            except OSError:
+                lines = []
+            found = ["TLS" if ", TLS," in line else "plain" for line in lines if "imap-login: Info: Login:" in line]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
     def mailbox_settings(self, **overrides):
         """inbox_bot.config.MailboxSettings that point at this server (plain IMAP)."""
         from inbox_bot.config import MailboxSettings
@@ -402,6 +445,7 @@ class SinkMessage:
     rcpt_tos: tuple[str, ...]
     raw: bytes
     session_peer: tuple  # (host, port) of the client: equal peers mean one reused connection
+    tls: bool = False  # the message came over TLS (implicit or after STARTTLS)
 
 
 class _SinkHandler:
@@ -425,15 +469,32 @@ class _SinkHandler:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 raw=bytes(envelope.original_content or envelope.content),
                 session_peer=tuple(session.peer),
+                # The transport in use when DATA arrived: after STARTTLS it is the TLS one.
+                tls=server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
-    """A real aiosmtpd server that keeps every message and can be told to fail or go away."""
+    """A real aiosmtpd server that keeps every message and can be told to fail or go away.
 
-    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+    `security` as in SmtpSettings: "none" (plain), "tls" (implicit TLS from the first byte) or
+    "starttls" (STARTTLS offered and required before MAIL); the last two need `ssl_context`, a
+    server-side ssl.SSLContext with the certificate loaded.
+    """
+
+    def __init__(
+        self,
+        auth: tuple[str, str] | None = None,
+        *,
+        security: str = "none",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in ("none", "tls", "starttls"):
+            raise ValueError("security must be none, tls or starttls")
+        if (security != "none") != (ssl_context is not None):
+            raise ValueError("security tls or starttls needs an ssl_context, and none takes none")
         try:
             import aiosmtpd  # noqa: F401
         except ImportError:
@@ -441,6 +502,8 @@ class SmtpSink:
         self.host = LOOPBACK
         self.port = free_port()
         self.auth = auth
+        self.security = security
+        self.ssl_context = ssl_context
         self._lock = threading.Condition()
         self._messages: list[SinkMessage] = []
         self._failures: list[tuple[str, str]] = []  # (stage, full response line)
@@ -480,6 +543,14 @@ class SmtpSink:
                 return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticator, auth_require_tls=False, auth_required=True)
+        if self.security == "tls":
+            # Controller's own argument: the listening socket speaks TLS from the first byte
+            # (its readiness check wraps its probe connection to match).
+            kwargs.update(ssl_context=self.ssl_context)
+        elif self.security == "starttls":
+            # Passed through to aiosmtpd.smtp.SMTP: STARTTLS is offered, and MAIL before it
+            # is refused with 530, so a client that skipped the upgrade cannot pass.
+            kwargs.update(tls_context=self.ssl_context, require_starttls=True)
 
         class CountingController(Controller):
             def factory(self):
@@ -533,10 +604,10 @@ class SmtpSink:
             self._failures.extend([(stage, f"{code} {text}")] * count)
 
     def smtp_settings(self, **overrides):
-        """inbox_bot.config.SmtpSettings that point at this sink (plain SMTP, no AUTH)."""
+        """inbox_bot.config.SmtpSettings that point at this sink (its security; AUTH when it has one)."""
         from inbox_bot.config import SmtpSettings
 
-        values = dict(host=self.host, port=self.port, security="none", timeout=10)
+        values = dict(host=self.host, port=self.port, security=self.security, timeout=10)
         if self.auth:
             values.update(username=self.auth[0], password=self.auth[1])
         values.update(overrides)
