@@ -142,7 +142,7 @@ def test_the_project_loader_accepts_the_files():
         ("enx-0061-a", ["access"]),
         # scoring and tracking without a word about marketing: objection
         ("enx-0129-a", ["objection"]),
-        # "stop" alone, sent to the DPO mailbox: a marketing opt-out
+        # "STOP. no more of your messages": a bare stop: a marketing opt-out
         ("enx-0111-a", ["marketing_optout"]),
     ],
 )
