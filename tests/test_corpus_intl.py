@@ -4,6 +4,7 @@ classifier's labelled corpus (classifiers/data/<lang>_*.jsonl)."""
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def test_lang_matches_file_prefix(lang):
     # The per-language evaluation trusts the field; a stray line would skew it.
     for path, n, row in ALL[lang]:
         assert row["lang"] == lang, f"{path.name}:{n}"
-        # Everyday mail uses "<lang>-", the formal-letter files "<lang>f-".
-        assert row["group"].startswith((f"{lang}-", f"{lang}f-")), f"{path.name}:{n}"
+        # Each writer's files carry "<lang>-" or "<lang><letter>-" ("enf-", "enx-", …).
+        assert re.fullmatch(rf"{lang}[a-z]?-\d{{4}}", row["group"]), f"{path.name}:{n}"
 
 
 def test_ids_are_unique_across_languages():

@@ -79,7 +79,7 @@ def test_ids_unique_and_group_prefix_consistent():
     ids = Counter(rec["id"] for rec in _parsed())
     assert [i for i, c in ids.items() if c > 1] == []
     for rec in _parsed():
-        assert re.fullmatch(r"plf?-\d{4}", rec["group"]), rec["group"]  # pl_formal uses "plf-"
+        assert re.fullmatch(r"pl[a-z]?-\d{4}", rec["group"]), rec["group"]  # "plf-", "pla-", "plb-": other writers
         assert re.fullmatch(re.escape(rec["group"]) + r"-[a-z]", rec["id"]), rec["id"]
         assert rec["lang"] == "pl", rec["id"]
 
