@@ -19,9 +19,12 @@ and `Auto-Submitted` (everyone else).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
 import re
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Sequence
@@ -29,9 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email import policy as email_policy
 from email.errors import HeaderParseError
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import Parser
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -324,11 +325,6 @@ def label_names(language: str, templates_dir: Path | str | None = None) -> dict[
 
 # --- building the message -----------------------------------------------------------------
 
-# refold_source="none": headers we pre-fold ourselves (Message-ID, In-Reply-To, References)
-# are written as given. The default policy would RFC 2047-encode a long Message-ID, and an
-# encoded id threads nowhere.
-POLICY = email_policy.SMTP.clone(refold_source="none")
-
 _MSG_ID = re.compile(r"^[\x21-\x7e]{1,250}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -483,42 +479,159 @@ def build_message(
         parent = None
     refs = thread_references(references, parent)
 
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = Address(display_name=clean_header_text(from_name), addr_spec=from_addr)
-    msg["To"] = Address(addr_spec=to)
-    msg["Subject"] = clean_subject
     when = date or datetime.now(timezone.utc)
     if when.tzinfo is None:
         raise ValueError("date must be timezone-aware")
-    msg["Date"] = format_datetime(when.astimezone(timezone.utc))
-    msg.set_raw("Message-ID", f"<{own_id}>")
+    headers: list[tuple[str, str]] = [
+        ("From", _mailbox_field(clean_header_text(from_name), from_addr)),
+        ("To", to),
+        ("Subject", _fold(_text_tokens(clean_subject), len("Subject: "))),
+        ("Date", format_datetime(when.astimezone(timezone.utc))),
+        ("Message-ID", f"<{own_id}>"),
+    ]
     if parent:
-        msg.set_raw("In-Reply-To", f"<{parent}>")
+        headers.append(("In-Reply-To", f"<{parent}>"))
     if refs:
-        msg.set_raw("References", _fold_ids(refs))
-    msg["Auto-Submitted"] = auto_submitted
+        headers.append(("References", _fold_ids(refs).replace("\n", CRLF)))
+    headers.append(("Auto-Submitted", auto_submitted))
     # Exchange and Outlook honour this instead of Auto-Submitted: no out-of-office, no receipt.
-    msg["X-Auto-Response-Suppress"] = "All"
+    headers.append(("X-Auto-Response-Suppress", "All"))
     if loop_header is not None:
         name, value = loop_header
         if not _HEADER_NAME.match(name):
             raise ValueError("loop header name is not a header field name")
-        msg[name] = clean_header_text(value)
+        headers.append((name, _fold(_text_tokens(clean_header_text(value)), len(name) + 2)))
+    headers.append(("MIME-Version", "1.0"))
+    if html is None:
+        headers.extend(_TEXT_PART_HEADERS["plain"])
+        body = _qp_body(text)
+    else:
+        boundary = _boundary()
+        headers.append(("Content-Type", f'multipart/alternative;{CRLF} boundary="{boundary}"'))
+        body = b"".join((
+            f"--{boundary}{CRLF}".encode("ascii"), _part("plain", text),
+            f"{CRLF}--{boundary}{CRLF}".encode("ascii"), _part("html", html),
+            f"{CRLF}--{boundary}--{CRLF}".encode("ascii"),
+        ))
+    head = "".join(f"{name}: {value}{CRLF}" for name, value in headers)
+    _assert_headers_as_written(head, [name for name, _ in headers])
+    return head.encode("ascii") + CRLF.encode("ascii") + body
 
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
 
-    data = msg.as_bytes(policy=POLICY)
-    _assert_headers_as_written(data, msg)
-    return data
+# The headers are written by hand, not through EmailMessage and the default policy's header
+# registry: that took 2.6 ms per outgoing message, a fifth of the processing of a backlog.
+# What the registry did for us is done here: non-ASCII text and anything that looks like an
+# encoded word go out as RFC 2047 encoded words, lines are folded, and the result is parsed back.
+CRLF = "\r\n"
+_ENCODED_WORD_BYTES = 45  # 60 base64 characters: "=?utf-8?b?...?=" stays within 75 (RFC 2047)
+_ATOM_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_TEXT_PART_HEADERS = {
+    subtype: [("Content-Type", f'text/{subtype}; charset="utf-8"'), ("Content-Transfer-Encoding", "quoted-printable")]
+    for subtype in ("plain", "html")
+}
 
 
-def _assert_headers_as_written(data: bytes, msg: EmailMessage) -> None:
-    # The last line of defence against header injection: the bytes, parsed back, must have
-    # exactly the header fields we set, no more. A surprise here is our fault, not the sender's.
-    parsed = BytesParser(policy=email_policy.default).parsebytes(data, headersonly=True)
-    written = [k.lower() for k in msg.keys()]
-    found = [k.lower() for k in parsed.keys()]
-    if sorted(written) != sorted(found):
+def _encoded_words(text: str) -> list[str]:
+    """`text` as UTF-8 base64 encoded words, split between characters, each within 75 characters."""
+    words: list[str] = []
+    chunk = bytearray()
+    for ch in text:
+        b = ch.encode("utf-8", "surrogatepass")
+        if len(chunk) + len(b) > _ENCODED_WORD_BYTES:
+            words.append("=?utf-8?b?" + base64.b64encode(bytes(chunk)).decode("ascii") + "?=")
+            chunk.clear()
+        chunk += b
+    if chunk or not words:
+        words.append("=?utf-8?b?" + base64.b64encode(bytes(chunk)).decode("ascii") + "?=")
+    return words
+
+
+def _plain_word(word: str) -> bool:
+    # A word written as it is: printable ASCII, nothing a reader would decode, foldable.
+    return word.isascii() and word.isprintable() and "=?" not in word and len(word) <= 70
+
+
+def _text_tokens(value: str) -> list[str]:
+    """Unstructured header text (already cleaned, single spaces) as tokens to join with spaces.
+
+    Runs of words that cannot be written plainly become encoded words together with the spaces
+    between them, because a reader drops the whitespace between two adjacent encoded words.
+    """
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in value.split(" "):
+        if not word:
+            continue
+        if _plain_word(word):
+            if run:
+                tokens.extend(_encoded_words(" ".join(run)))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens.extend(_encoded_words(" ".join(run)))
+    return tokens
+
+
+def _fold(tokens: list[str], used: int) -> str:
+    """Tokens joined by spaces, folded (CRLF + space) before a line would pass 78 characters."""
+    out: list[str] = []
+    width = used
+    for token in tokens:
+        if out and width + 1 + len(token) > 78:
+            out.append(CRLF + " " + token)
+            width = 1 + len(token)
+        else:
+            out.append(" " + token if out else token)
+            width += len(token) + (1 if len(out) > 1 else 0)
+    return "".join(out)
+
+
+def _mailbox_field(display_name: str, addr: str) -> str:
+    """`Name <addr>`: a quoted string when ASCII, encoded words otherwise; bare addr when no name."""
+    if not display_name:
+        return addr
+    words = display_name.split(" ")
+    if all(_plain_word(w) for w in words):
+        if _ATOM_SPECIALS.search(display_name):
+            display_name = '"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        tokens = [display_name]
+    else:
+        tokens = _encoded_words(display_name)
+    return _fold([*tokens, f"<{addr}>"], len("From: "))
+
+
+def _qp_body(text: str) -> bytes:
+    # Line ends normalised as EmailMessage.set_content does; binascii's quoted-printable is the C
+    # one (the pure-Python encoder took longer than everything else here together).
+    data = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+def _part(subtype: str, text: str) -> bytes:
+    head = "".join(f"{name}: {value}{CRLF}" for name, value in _TEXT_PART_HEADERS[subtype])
+    return head.encode("ascii") + CRLF.encode("ascii") + _qp_body(text)
+
+
+def _boundary() -> str:
+    # The email package's form; "=" is always encoded in quoted-printable bodies, so no body
+    # line can ever equal the boundary.
+    return "=" * 15 + f"{secrets.randbelow(10**19):019d}" + "=="
+
+
+def _assert_headers_as_written(head: str, names: list[str]) -> None:
+    # The last line of defence against header injection: the header block, parsed back, must
+    # have exactly the header fields we set, no more. A surprise here is our fault, not the
+    # sender's. Only the header block is parsed (the bodies are ours, quoted-printable); and
+    # everything the parser would take for a line break besides CRLF is refused first.
+    if not head.isascii() or head.count("\n") != head.count(CRLF) or head.count("\r") != head.count(CRLF):
         raise ValueError("outgoing message headers changed when serialised; refusing to send")
+    if len(head.splitlines()) != head.count(CRLF):
+        raise ValueError("outgoing message headers changed when serialised; refusing to send")
+    parsed = _HEADER_PARSER.parsestr(head + CRLF, headersonly=True)
+    if sorted(k.lower() for k in names) != sorted(k.lower() for k in parsed.keys()):
+        raise ValueError("outgoing message headers changed when serialised; refusing to send")
+
+
+_HEADER_PARSER = Parser(policy=email_policy.compat32)
