@@ -7,6 +7,7 @@ database, the mailbox or the network.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from inbox_bot.values import (
@@ -53,6 +54,9 @@ def decide(
         flags: list[str] = []
         if threaded.how == "duplicate":
             flags.append("duplicate")
+            if looks_like_reminder(mail.subject + "\n" + mail.text):
+                # "I still have no answer": the same request again, chasing the clock.
+                flags.append("reminder")
         elif threaded.status in ("closed", "answered", "rejected"):
             flags.append("reopened")
         else:
@@ -104,6 +108,22 @@ def decide(
         suppress=wants_optout,
         replies=replies,
     )
+
+
+# Words people use when they chase an unanswered request. Kept short and specific: a false
+# "reminder" only raises the case in the digest, a missed one leaves it as a plain duplicate.
+_REMINDER = re.compile(
+    r"(przypominam|przypomnienie|ponawiam|ponaglenie|ponaglam|nadal (nie|brak)|wciąż (nie|brak)|"
+    r"wciaz (nie|brak)|dalej nie|do dziś nie|do dzis nie|bez odpowiedzi|brak odpowiedzi|"
+    r"still (no|not|haven)|no (answer|reply|response) (yet|so far)|haven'?t (heard|received)|"
+    r"reminder|chasing|follow(ing)?[- ]up|second request|"
+    r"erinnerung|noch keine antwort|rappel|relance|recordatorio)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_reminder(text: str) -> bool:
+    return bool(_REMINDER.search(text))
 
 
 def _is_reminder(labels: tuple[str, ...], threaded: ThreadedCase) -> bool:
