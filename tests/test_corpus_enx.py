@@ -23,7 +23,7 @@ MIN_GROUPS_PER_LABEL = 35
 
 
 def _files() -> list[Path]:
-    return sorted(DATA.glob("en_everyday*.jsonl"))
+    return sorted(DATA.glob("en_everyday[12].jsonl"))  # en_everyday3+ are the "eny-" writer's, checked apart
 
 
 def _rows() -> list[tuple[str, int, dict]]:
@@ -93,7 +93,7 @@ def test_base_texts_are_distinct_from_each_other_and_from_other_files():
             assert key not in ours, (row["id"], ours.get(key))
             ours[key] = row["id"]
     for path in sorted(DATA.glob("*.jsonl")):
-        if path.name.startswith("en_everyday"):
+        if path.name in ("en_everyday1.jsonl", "en_everyday2.jsonl"):
             continue
         with path.open(encoding="utf-8") as fh:
             for line in fh:
