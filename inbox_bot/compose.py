@@ -137,8 +137,10 @@ def has_template(kind: str, language: str, templates_dir: Path | str | None = No
     """True when `kind` can be rendered in `language` (its subject and text templates exist)."""
     if not (_NAME.match(kind) and _NAME.match(language)):
         return False
-    folder = _dir(templates_dir) / language
-    return (folder / f"{kind}.subject.j2").is_file() and (folder / f"{kind}.txt.j2").is_file()
+    # os.path, not pathlib: this runs several times for every outgoing message.
+    folder = os.path.join(_root(templates_dir), language)
+    return os.path.isfile(os.path.join(folder, f"{kind}.subject.j2")) and os.path.isfile(
+        os.path.join(folder, f"{kind}.txt.j2"))
 
 
 def pick_language(
@@ -263,8 +265,17 @@ def _environment(root: str) -> jinja2.Environment:
     return env
 
 
+def _root(templates_dir: Path | str | None) -> str:
+    if templates_dir is not None:
+        return os.fspath(templates_dir)
+    return os.environ.get(TEMPLATES_ENV) or _DEFAULT_ROOT
+
+
+_DEFAULT_ROOT = str(Path(__file__).resolve().parents[1] / "templates")
+
+
 def _env(templates_dir: Path | str | None) -> jinja2.Environment:
-    return _environment(str(_dir(templates_dir).resolve()))
+    return _environment(os.path.realpath(_root(templates_dir)))
 
 
 def render(
@@ -294,7 +305,7 @@ def render(
     subject = env.get_template(f"{language}/{kind}.subject.j2").render(values)
     text = env.get_template(f"{language}/{kind}.txt.j2").render(values)
     html = None
-    if (_dir(templates_dir) / language / f"{kind}.html.j2").is_file():
+    if os.path.isfile(os.path.join(_root(templates_dir), language, f"{kind}.html.j2")):
         html = env.get_template(f"{language}/{kind}.html.j2").render(values)
     return Rendered(
         subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
