@@ -107,8 +107,8 @@ def test_the_daemon_acknowledges_over_idle_and_stops_on_sigterm(dovecot, smtp_si
         time.sleep(3)  # let the first pass and the IDLE connection start
         raw = request_mail("Piotr <piotr@example.pl>", "Dostęp do danych", "Proszę o kopię moich danych osobowych (art. 15 RODO).")
         dovecot.append(raw)
-        # The poll interval is 5 minutes: only IDLE can bring the acknowledgement this quickly.
-        (ack,) = smtp_sink.wait_for(1, timeout=30)
+        # The poll interval is 5 minutes: only IDLE can bring the acknowledgement before it.
+        (ack,) = smtp_sink.wait_for(1, timeout=90)
         assert parsed(ack.raw)["In-Reply-To"].strip("<>") == parsed(raw)["Message-ID"].strip("<>")
     finally:
         proc.send_signal(signal.SIGTERM)
