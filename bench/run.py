@@ -127,7 +127,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
     if profile:
         from dataclasses import replace
 
-        # The per-message time limit parses in a fresh thread, which cProfile does not follow:
+        # The per-message time limit parses in a worker thread, which cProfile does not follow:
         # without this the profile shows parsing and classifying as time spent waiting on a lock.
         settings = replace(settings, limits=replace(settings.limits, message_seconds=0))
     db = Database(settings.database.url)
