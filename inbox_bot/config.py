@@ -256,6 +256,22 @@ def _validate(settings: Settings, path: str) -> None:
         ZoneInfo(settings.organisation.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{path}: [organisation] timezone {settings.organisation.timezone!r} is not a known time zone")
+    try:
+        import holidays
+
+        holidays.country_holidays(settings.organisation.holidays)
+    except (NotImplementedError, KeyError, AttributeError):
+        raise ConfigError(
+            f"{path}: [organisation] holidays {settings.organisation.holidays!r} is not a known country code (e.g. \"PL\")"
+        ) from None
+    from inbox_bot.compose import available_languages
+
+    languages = available_languages()
+    if languages and settings.organisation.default_language not in languages:
+        raise ConfigError(
+            f"{path}: [organisation] default_language {settings.organisation.default_language!r} has no templates "
+            f"(available: {', '.join(sorted(languages))})"
+        )
     if settings.retention.mode not in ("anonymise", "purge"):
         raise ConfigError(f"{path}: [retention] mode must be anonymise or purge")
     hh, _, mm = settings.digest.time.partition(":")

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 BATCH = 200
+CLAIM_LEASE = timedelta(minutes=10)
 # Kinds that go to the DPO about delivery itself: never alert about failing to send these.
 _NO_ALERT_KINDS = frozenset({"delivery_alert", "mailbox_alert"})
 
@@ -72,6 +73,8 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
                 break
             for row_id, envelope_from, recipient, raw, kind, case_id in rows:
                 handled += 1
+                if not _claim(db, row_id):
+                    continue  # another delivery run (the other job, another process) has it
                 try:
                     await transport.send(envelope_from, [recipient], raw)
                 except TemporarySendError as exc:
@@ -92,6 +95,24 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
     if report.sent or report.deferred or report.parked:
         log.info("outbox: %d sent, %d deferred, %d parked", report.sent, report.deferred, report.parked)
     return report
+
+
+def _claim(db: Database, row_id: int) -> bool:
+    """Take a queued row for this run by pushing its next attempt past a lease.
+
+    Two delivery runs (the pass's and the interval job's, or a daemon and `run --once`) select
+    the same due rows; only the one whose conditional UPDATE changes the row sends it, so a
+    requester never gets the same mail twice from a race. A run that dies mid-send leaves the
+    row queued: after the lease it is sent again, the very same bytes and Message-ID.
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        result = session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id, OutboxRow.status == "queued", OutboxRow.next_attempt_at <= now)
+            .values(next_attempt_at=now + CLAIM_LEASE)
+        )
+    return result.rowcount == 1
 
 
 def _mark_sent(db: Database, row_id: int, kind: str, case_id: int | None) -> None:

@@ -78,6 +78,12 @@ def relabel(session: Session, settings: Settings, case: Case, labels: list[str],
                        detail={"labels": list(case.labels), "previous": previous})
     if "breach_report" in case.labels and case.breach_due_at is None:
         case.breach_due_at = deadlines.breach_due_at(case.received_at)
+    if "marketing_optout" in case.labels and "marketing_optout" not in previous and case.requester:
+        # The objection to marketing takes effect now, as it would have on arrival.
+        from inbox_bot import suppression
+
+        if suppression.add(session, case.requester, source=case.reference):
+            cases.record_event(session, case, "suppressed", actor=actor, at=now, detail={"list": "marketing"})
     if case.status == "triage":
         acknowledged = any(e.kind == "reply_queued" for e in case.events)
         cases.transition(session, case, "acknowledged" if acknowledged else "new", actor=actor, at=now,

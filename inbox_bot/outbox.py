@@ -81,11 +81,12 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
     else:
         rendered = compose.render(outgoing.kind, outgoing.language, outgoing.context)
         subject, text, html = rendered.subject, rendered.text, rendered.html
+    recipient = ascii_address(outgoing.recipient)
     message_id = compose.make_message_id(org.domain)
     raw = compose.build_message(
         from_addr=org.address,
         from_name=org.name,
-        to=outgoing.recipient,
+        to=recipient,
         subject=subject,
         text=text,
         html=html,
@@ -101,7 +102,7 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         case_id=case.id if case is not None else None,
         kind=outgoing.kind,
         automatic=outgoing.automatic,
-        recipient=outgoing.recipient,
+        recipient=recipient,
         envelope_from=org.address,
         message_id=message_id,
         raw=raw,
@@ -114,6 +115,19 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
     session.add(row)
     session.flush()
     return row
+
+
+def ascii_address(address: str) -> str:
+    """The address with an internationalised domain in its ASCII (IDNA) form, e.g. jan@xn--bk-vja.pl.
+
+    A non-ASCII local part cannot be written without SMTPUTF8: ValueError, for the caller to record.
+    """
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        raise ValueError("the address's local part is not ASCII (needs SMTPUTF8)")
+    if not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
 
 
 def reply_references(in_reply_to: str | None, references: Sequence[str]) -> tuple[str, ...]:

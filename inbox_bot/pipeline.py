@@ -338,19 +338,26 @@ class Processor:
             if not plan.automatic or not mail.sender:
                 continue
             language = _reply_language(mail.language, settings)
-            row = outbox.queue(
-                session,
-                settings,
-                outbox.Outgoing(
-                    kind=plan.kind,
-                    recipient=mail.sender,
-                    language=language,
-                    context=_reply_context(settings, case, language),
-                    in_reply_to=mail.message_id,
-                    references=outbox.reply_references(mail.message_id, mail.references),
-                ),
-                case,
-            )
+            try:
+                with session.begin_nested():
+                    row = outbox.queue(
+                        session,
+                        settings,
+                        outbox.Outgoing(
+                            kind=plan.kind,
+                            recipient=mail.sender,
+                            language=language,
+                            context=_reply_context(settings, case, language),
+                            in_reply_to=mail.message_id,
+                            references=outbox.reply_references(mail.message_id, mail.references),
+                        ),
+                        case,
+                    )
+            except ValueError as exc:
+                # A reply we cannot build (an address our SMTP cannot carry) must not cost the
+                # requester the case and its deadline: the case stands, the DPO sees why.
+                cases.record_event(session, case, "reply_not_built", detail={"kind": plan.kind, "why": str(exc)[:300]})
+                continue
             if row is None:
                 cases.record_event(session, case, "reply_capped", detail={"kind": plan.kind})
                 continue

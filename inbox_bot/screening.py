@@ -237,11 +237,18 @@ class OwnMessageIdRule(Rule):
     verdict = "own_mail"
 
     def check(self, mail, ctx):
-        mid = mail.message_id or ""
-        if "@" in mid and mid.rpartition("@")[2].lower().strip(">") == ctx.message_id_domain.lower():
+        # Only the shape inbox-bot itself writes (32 hex digits @ our domain): a colleague's mail
+        # client also writes Message-IDs in the company's domain, and an employee's own
+        # request to the DPO must not be taken for our mail.
+        mid = (mail.message_id or "").strip("<>").lower()
+        left, _, domain = mid.rpartition("@")
+        if domain == ctx.message_id_domain.lower() and _OUR_ID.fullmatch(left):
             if mail.sender is None or _in_domain(_domain(mail.sender), ctx.own_domain):
-                return "Message-ID in our own domain"
+                return "Message-ID written by inbox-bot"
         return None
+
+
+_OUR_ID = re.compile(r"[0-9a-f]{32}")
 
 
 # ---------------------------------------------------------------------------------------------
