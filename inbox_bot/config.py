@@ -179,7 +179,8 @@ def _secret(inline: str | None, env: str | None, section: str) -> str | None:
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise ConfigError(f"[{section}] password_env names {env!r}, which is not set in the environment")
+            key = "secret_env" if section == "approval" else "password_env"
+            raise ConfigError(f"[{section}] {key} names {env!r}, which is not set in the environment")
         return value
     return None
 

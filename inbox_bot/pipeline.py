@@ -252,7 +252,8 @@ class Processor:
     def _apply(self, p: _Prepared, classification: Classification | None) -> Outcome:
         settings = self.settings
         with self.db.transaction() as session:
-            row = session.get(Message, p.pk)
+            # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for it.
+            row = session.get(Message, p.pk, with_for_update=True)
             if row.status != "new":  # another process got here first
                 return Outcome(p.pk, row.uid, row.uidvalidity, row.status, row.decision, destination=_destination_of(row))
             if approval.concerns_draft(session, settings, p.mail, p.keys):

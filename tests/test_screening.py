@@ -60,7 +60,7 @@ def test_refund_subject_alone_is_not_a_bounce():
     [
         ("X-Inbox-Bot-Loop: 1\nSubject: x", "x", "own_mail", "loop_header"),
         ("From: iodo@optingo.eu\nSubject: x", "x", "own_mail", "own_address"),
-        ("From: anna@optingo.eu\nMessage-ID: <abc@optingo.eu>", "x", "own_mail", "own_message_id"),
+        ("From: anna@optingo.eu\nMessage-ID: <0123456789abcdef0123456789abcdef@optingo.eu>", "x", "own_mail", "own_message_id"),
         ("From: DPO <dpo@optingo.eu>\nSubject: approve", "x", "spoof", "spoof"),
         (
             'From: MAILER-DAEMON@mx.example.com\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"',
