@@ -42,8 +42,8 @@ def request_mail(
     return msg.as_bytes()
 
 
-def settings_for(dovecot, sink, db_url: str, **sections) -> config_mod.Settings:
-    """Settings pointing at the test's Dovecot, SMTP sink and database."""
+def config_data(dovecot, sink, db_url: str, **sections) -> dict:
+    """The configuration of a test run as a TOML-shaped dict; a value of None leaves a key out."""
     data = {
         "mailbox": {
             "host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
@@ -55,7 +55,33 @@ def settings_for(dovecot, sink, db_url: str, **sections) -> config_mod.Settings:
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
-    return config_mod.from_dict(data, "<test>")
+    return {name: {k: v for k, v in values.items() if v is not None} for name, values in data.items()}
+
+
+def settings_for(dovecot, sink, db_url: str, **sections) -> config_mod.Settings:
+    """Settings pointing at the test's Dovecot, SMTP sink and database."""
+    return config_mod.from_dict(config_data(dovecot, sink, db_url, **sections), "<test>")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path, dovecot, sink, db_url: str, **sections):
+    """The same configuration as settings_for, written as a TOML file for the command line."""
+    lines = []
+    for name, values in config_data(dovecot, sink, db_url, **sections).items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def run_once(settings: config_mod.Settings):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cases_of, messages_of, parsed, request_mail
+from helpers import cases_of, messages_of, parsed, request_mail, write_config
 from inbox_bot.database import upgrade
 from test_end_to_end import REQUESTS
 
@@ -40,39 +40,8 @@ ROBOT = (
 
 
 def _config(tmp_path: Path, dovecot, sink, db_url: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[mailbox]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password = "{dovecot.password}"
-idle = false
-batch_size = 4
-timeout = 10
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-timeout = 10
-
-[organisation]
-name = "Optingo Digital Sp. z o.o."
-address = "iodo@optingo.eu"
-dpo = ["dpo@optingo.eu"]
-
-[database]
-url = "{db_url}"
-
-[replies]
-cap_per_recipient = 5
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_config(tmp_path / "config.toml", dovecot, sink, db_url,
+                        mailbox={"batch_size": 4}, replies={"cap_per_recipient": 5})
 
 
 def _start(config: Path, *extra: str) -> subprocess.Popen:

@@ -26,6 +26,7 @@ from helpers import (
     run_once,
     settings_for,
     to_requesters,
+    write_config,
 )
 
 REQUESTS = [
@@ -195,37 +196,11 @@ def _cli(config_file: Path, *args: str, env_extra: dict | None = None) -> subpro
     )
 
 
-def _write_config(path: Path, dovecot, sink, db_url: str) -> Path:
-    path.write_text(
-        f"""
-[mailbox]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password_env = "TEST_IMAP_PASSWORD"
-idle = false
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-
-[organisation]
-name = "Optingo Digital Sp. z o.o."
-address = "iodo@optingo.eu"
-dpo = ["dpo@optingo.eu"]
-
-[database]
-url = "{db_url}"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_unsubscribe_puts_the_normalised_address_on_the_suppression_list(dovecot, smtp_sink, tmp_path, classifier_ready):
-    config_file = _write_config(tmp_path / "config.toml", dovecot, smtp_sink, f"sqlite:///{tmp_path}/cli.db")
+    config_file = write_config(
+        tmp_path / "config.toml", dovecot, smtp_sink, f"sqlite:///{tmp_path}/cli.db",
+        mailbox={"password": None, "password_env": "TEST_IMAP_PASSWORD"},
+    )
     env = {"TEST_IMAP_PASSWORD": dovecot.password}
     dovecot.append(request_mail(
         "Marta <Marta.Kowalska@EXAMPLE.PL>",

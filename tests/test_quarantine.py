@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 
-from helpers import messages_of, run_once, settings_for
+from helpers import messages_of, run_once, settings_for, write_config
 from inbox_bot.database import Database
 from inbox_bot import quarantine
 
@@ -25,33 +25,7 @@ HEADERS_ONLY_BROKEN = (
 
 
 def _config(tmp_path, dovecot, sink, db_url):
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[mailbox]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password = "{dovecot.password}"
-idle = false
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-
-[organisation]
-name = "Optingo Digital Sp. z o.o."
-address = "iodo@optingo.eu"
-dpo = ["dpo@optingo.eu"]
-
-[database]
-url = "{db_url}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_config(tmp_path / "config.toml", dovecot, sink, db_url)
 
 
 def cli(config, *args):
