@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Iterable, Sequence
@@ -27,6 +26,7 @@ from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
 from inbox_bot.errors import SenderError
 from inbox_bot.logs import fingerprint
+from inbox_bot.prepare import Prepared, PrepareSettings, Recorded, prepare
 from inbox_bot.schema import Case, Message, OutboxRow, ScreenHit, utcnow
 from inbox_bot.timelimit import MessageTimeLimit, run_with_limit
 from inbox_bot.values import (
@@ -35,8 +35,6 @@ from inbox_bot.values import (
     Decision,
     FetchedMessage,
     InboundMail,
-    ScreenResult,
-    ThreadKeys,
 )
 
 log = logging.getLogger(__name__)
@@ -139,17 +137,6 @@ def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], 
     return pks, new
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    pk: int
-    uid: int | None
-    uidvalidity: int | None
-    received_at: datetime
-    mail: InboundMail
-    screen: ScreenResult
-    keys: ThreadKeys
-
-
 class Processor:
     """Processes recorded messages; holds nothing but settings and the database."""
 
@@ -157,37 +144,16 @@ class Processor:
         self.settings = settings
         self.db = db
         self.stop = stop  # a threading.Event: set by SIGTERM, checked between messages
-        from inbox_bot.screening import ScreenContext
+        self.prepare_settings = PrepareSettings.from_settings(settings)
 
-        self.screen_context = ScreenContext.from_settings(settings)
-
-    # -- the pure steps -------------------------------------------------------------------
-    def _prepare(self, row: Message) -> _Prepared:
-        from inbox_bot.parsing import parse_message
-        from inbox_bot.screening import screen
-        from inbox_bot.threadkeys import thread_keys
-
-        raw = row.raw or b""
-        if len(raw) > self.settings.limits.max_message_bytes:
-            # Oversized mail is still read for its headers and text, but the body handed to the
-            # classifier is cut: a 25 MB attachment must not become a 25 MB feature vector.
-            mail = parse_message(raw, max_text_chars=20_000)
-        else:
-            mail = parse_message(raw)
-        result = screen(mail, self.screen_context)
-        if result.verdict == "spoof" and self.settings.approval.dkim_verify:
-            # Our own DKIM check may clear mail our server left unauthenticated (inbox_bot.spoof).
-            from inbox_bot.screening import RULES
-            from inbox_bot.spoof import recheck
-
-            result = recheck(mail, raw, result, self.screen_context, RULES)
-        keys = thread_keys(mail, self.settings.cases.reference_prefix, self.settings.organisation.domain)
-        return _Prepared(row.id, row.uid, row.uidvalidity, row.received_at, mail, result, keys)
+    # -- the pure steps (inbox_bot.prepare) -------------------------------------------------
+    def _prepare(self, row: Message) -> Prepared:
+        return prepare(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""), self.prepare_settings)
 
     # -- one pass over recorded messages --------------------------------------------------
     def process(self, pks: Iterable[int]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        prepared: list[_Prepared] = []
+        prepared: list[Prepared] = []
         with self.db.session() as session:
             rows = list(session.execute(select(Message).where(Message.id.in_(list(pks)))).scalars())
         for row in rows:
@@ -249,7 +215,7 @@ class Processor:
             return Outcome(pk, uid, uidvalidity, "quarantined", destination="quarantine")
         return Outcome(pk, uid, uidvalidity, "retry", destination="stay")
 
-    def _apply(self, p: _Prepared, classification: Classification | None) -> Outcome:
+    def _apply(self, p: Prepared, classification: Classification | None) -> Outcome:
         settings = self.settings
         with self.db.transaction() as session:
             # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for it.
@@ -294,7 +260,7 @@ class Processor:
         return Outcome(p.pk, p.uid, p.uidvalidity, "processed", decision.action, reference, destination)
 
     # -- threading ------------------------------------------------------------------------
-    def _find_thread(self, session: Session, p: _Prepared, classification: Classification | None) -> ThreadedCase | None:
+    def _find_thread(self, session: Session, p: Prepared, classification: Classification | None) -> ThreadedCase | None:
         if not p.screen.is_request:
             return None
         for reference in p.keys.references_in_subject:
@@ -318,7 +284,7 @@ class Processor:
     def _carry_out(
         self,
         session: Session,
-        p: _Prepared,
+        p: Prepared,
         decision: Decision,
         classification: Classification | None,
         threaded: ThreadedCase | None,
@@ -373,7 +339,7 @@ class Processor:
             lifecycle.on_opened(session, settings, case, mail, now=p.received_at)
         return case
 
-    def _open(self, session: Session, p: _Prepared, decision: Decision, classification: Classification | None) -> Case:
+    def _open(self, session: Session, p: Prepared, decision: Decision, classification: Classification | None) -> Case:
         settings = self.settings
         org = settings.organisation
         received = p.received_at
@@ -411,7 +377,7 @@ class Processor:
             cases.transition(session, case, "triage", why=decision.reason)
         return case
 
-    def _attach(self, session: Session, case: Case, p: _Prepared, decision: Decision) -> None:
+    def _attach(self, session: Session, case: Case, p: Prepared, decision: Decision) -> None:
         cases.record_event(
             session, case, "follow_up", actor=p.mail.sender or "unknown sender",
             detail={"message": p.pk, "flags": list(decision.flags), "labels": list(decision.labels)},

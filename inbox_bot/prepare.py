@@ -1,0 +1,83 @@
+"""The pure steps of processing one recorded message: parse, screen, thread keys.
+
+Kept apart from the pipeline's database work so that they can run anywhere — in the pipeline's
+own thread or in a worker process (inbox_bot.workers) — from plain values: the raw bytes and a
+few settings, nothing that holds a connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from inbox_bot.screening import ScreenContext
+from inbox_bot.values import InboundMail, ScreenResult, ThreadKeys
+
+# A message larger than the configured limit is still read for its headers and text, but the
+# text handed on is cut: a 25 MB attachment must not become a 25 MB feature vector.
+OVERSIZED_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the prepare step needs of a recorded message (picklable: crosses process borders)."""
+
+    pk: int
+    uid: int | None
+    uidvalidity: int | None
+    received_at: datetime
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """The settings the prepare step reads, as plain values."""
+
+    screen: ScreenContext
+    max_message_bytes: int
+    dkim_verify: bool
+    reference_prefix: str
+    domain: str
+
+    @classmethod
+    def from_settings(cls, settings) -> "PrepareSettings":
+        return cls(
+            screen=ScreenContext.from_settings(settings),
+            max_message_bytes=settings.limits.max_message_bytes,
+            dkim_verify=settings.approval.dkim_verify,
+            reference_prefix=settings.cases.reference_prefix,
+            domain=settings.organisation.domain,
+        )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    pk: int
+    uid: int | None
+    uidvalidity: int | None
+    received_at: datetime
+    mail: InboundMail
+    screen: ScreenResult
+    keys: ThreadKeys
+
+
+def prepare(item: Recorded, ps: PrepareSettings) -> Prepared:
+    """Parse, screen and compute the thread keys of one message. Raises on mail that cannot be read."""
+    from inbox_bot.parsing import parse_message
+    from inbox_bot.screening import screen
+    from inbox_bot.threadkeys import thread_keys
+
+    raw = item.raw or b""
+    if len(raw) > ps.max_message_bytes:
+        mail = parse_message(raw, max_text_chars=OVERSIZED_TEXT_CHARS)
+    else:
+        mail = parse_message(raw)
+    result = screen(mail, ps.screen)
+    if result.verdict == "spoof" and ps.dkim_verify:
+        # Our own DKIM check may clear mail our server left unauthenticated (inbox_bot.spoof).
+        from inbox_bot.screening import RULES
+        from inbox_bot.spoof import recheck
+
+        result = recheck(mail, raw, result, ps.screen, RULES)
+    keys = thread_keys(mail, ps.reference_prefix, ps.domain)
+    return Prepared(item.pk, item.uid, item.uidvalidity, item.received_at, mail, result, keys)
