@@ -1,0 +1,413 @@
+"""A child process that runs the prepare step (parse, screen, thread keys) beside the pipeline.
+
+On a 2-core machine the pipeline does its database work in one thread; `prepare()` is pure and
+takes plain picklable values (inbox_bot.prepare), so a child process can prepare batch N+1 while
+the parent applies batch N (issue #7).
+
+How it works:
+- One child, started lazily with the "spawn" start method: the daemon has other threads (IMAP
+  IDLE, APScheduler), and a forked copy of a process with threads can inherit a lock held by a
+  thread that no longer exists and hang on it.
+- The parent keeps every submitted item until its result has arrived (`_pending`): that list,
+  not the child, is the truth. When a child is replaced, everything still pending is sent to
+  the new one, in order, so nothing is lost and nothing is returned twice.
+- The child sends one result per message, in order, so the parent knows which message is in
+  flight: the first pending one. Its clock starts when the child reported its previous result
+  (or became ready, or was given the item, whichever is last): the child's start-up time and
+  the parent's own busy time are never charged to a message.
+- A message that overruns the limit gets `MessageTimeLimit` (a SenderError: quarantined, not
+  retried) and the child is killed with SIGKILL: unlike the thread in inbox_bot.timelimit, a
+  process can really be stopped, so a runaway parse costs no CPU and no memory afterwards.
+- A child that dies by itself costs the message in flight a `WorkerFault` (a SystemFault: ours,
+  retried later). Each death costs exactly one message, so a message that kills every child
+  it meets cannot stall the pool: it is failed, and the caller's attempt count parks it.
+- Two helper threads per child in the parent: a feeder that writes batches to the child (so
+  submit() never blocks on a full pipe while the child is busy) and a reader that takes
+  results off the pipe as they come (so the child never stalls on a full pipe while the
+  parent does database work, which is the whole point of the overlap).
+
+Logs carry counts, pks, exit codes and exception types; never addresses or message text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from inbox_bot.errors import SystemFault
+from inbox_bot.prepare import Prepared, PrepareSettings, Recorded
+from inbox_bot.timelimit import MessageTimeLimit
+
+log = logging.getLogger(__name__)
+
+# A child that has not reported ready in this time is taken for broken. Start-up is an
+# interpreter plus the parsing modules: well under a second when the machine is idle.
+START_SECONDS = 60.0
+# How often a waiting parent checks that the child is still alive, in case its death was not
+# seen as an end of file on the result pipe (e.g. a copy of the pipe's write end leaked).
+LIVENESS_SECONDS = 1.0
+
+
+class WorkerFault(SystemFault):
+    """The worker process died, could not start or was closed before a message was prepared."""
+
+
+class UnsendableError(SystemFault):
+    """prepare() raised an exception that cannot be sent back from the worker process."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A ticket for items submitted together; hand it to PreparePool.results()."""
+
+    pool: int  # id() of the pool that issued it
+    seqs: tuple[int, ...]
+
+
+class _Child:
+    """One worker process and the parent's two threads that talk to it."""
+
+    def __init__(self, ctx, generation: int, ps: PrepareSettings, events: queue.SimpleQueue, warm_up: bool,
+                 hook: str | None):
+        self.generation = generation
+        self.ready = False
+        jobs_r, self.jobs_w = ctx.Pipe(duplex=False)
+        self.results_r, results_w = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=_child_main, args=(jobs_r, results_w, ps, warm_up, hook), name="inbox-bot-prepare", daemon=True
+        )
+        self.process.start()
+        self.started_at = time.monotonic()
+        # Our copies of the child's ends must go: otherwise the child's death is not an end of
+        # file for the reader, nor a broken pipe for the feeder, and both would wait forever.
+        jobs_r.close()
+        results_w.close()
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.feeder = threading.Thread(target=self._feed, name="prepare-feeder", daemon=True)
+        self.reader = threading.Thread(target=self._read, args=(events,), name="prepare-reader", daemon=True)
+        self.feeder.start()
+        self.reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def send(self, jobs: list[tuple[int, Recorded]]) -> None:
+        self.outbox.put(jobs)
+
+    def _feed(self) -> None:
+        while True:
+            jobs = self.outbox.get()
+            if jobs is None:
+                return
+            try:
+                self.jobs_w.send(jobs)
+            except (OSError, ValueError):
+                return  # the child is gone; the parent notices through the reader and re-sends
+            jobs = None  # an idle feeder must not keep a batch of raw messages alive
+
+    def _read(self, events: queue.SimpleQueue) -> None:
+        while True:
+            try:
+                message = self.results_r.recv()
+            except (EOFError, OSError):
+                events.put((self.generation, time.monotonic(), ("died",)))
+                return
+            except Exception as exc:  # noqa: BLE001 - a result the parent cannot load: treat as a death
+                log.error("worker result could not be loaded (%s)", type(exc).__name__)
+                events.put((self.generation, time.monotonic(), ("died",)))
+                return
+            events.put((self.generation, time.monotonic(), message))
+
+    def stop(self) -> int | None:
+        """Kill the process and wind down the threads; returns the exit code."""
+        self.outbox.put(None)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        code = self.process.exitcode
+        # Once the process is dead, the feeder's write fails and the reader reads an end of
+        # file: both threads end by themselves. A connection is closed only after its thread
+        # ended, so no thread is left blocked on a closed descriptor.
+        self.feeder.join(2)
+        self.reader.join(2)
+        if not self.feeder.is_alive():
+            self.jobs_w.close()
+        if not self.reader.is_alive():
+            self.results_r.close()
+        if code is not None:
+            self.process.close()
+        return code
+
+
+class PreparePool:
+    """One child process that runs prepare() on batches, with a time limit per message.
+
+    Use from one thread at a time: submit(), results() and close() share unguarded state. Every
+    submitted batch should be collected with results() (or the pool closed): results wait in the
+    parent until then. `seconds` <= 0 means no limit.
+
+    `warm_up` (default True): each child loads the language detectors before it takes work
+    (~2 s, ~370 MB), so that their load is never charged to a message's time limit; False
+    leaves them lazy, for mail known not to need them. `_hook_for_tests` is for tests only: a
+    "module:function" the child calls with each Recorded before prepare(), to make it hang or stall.
+    """
+
+    def __init__(self, ps: PrepareSettings, seconds: float, *, warm_up: bool = True,
+                 _hook_for_tests: str | None = None):
+        self.ps = ps
+        self.seconds = seconds if seconds and seconds > 0 else 0.0
+        self._warm_up = warm_up
+        self._hook = _hook_for_tests
+        self._ctx = multiprocessing.get_context("spawn")
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._seq = itertools.count()
+        self._generations = itertools.count(1)
+        self._pending: dict[int, Recorded] = {}  # in seq order: dicts keep insertion order
+        self._given_at: dict[int, float] = {}  # when the current child was handed the item
+        self._done: dict[int, Prepared | BaseException] = {}
+        self._progress_at = 0.0  # the current child's last sign of work: ready or a result
+        self._closed = False
+        # A one-element list shared with the finaliser, so that closing at interpreter exit
+        # does not keep the pool itself alive.
+        self._child_box: list[_Child | None] = [None]
+        self._finalizer = weakref.finalize(self, _stop_boxed, self._child_box)
+
+    # -- the interface -------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The current child's process id, or None when no child runs."""
+        child = self._child_box[0]
+        return child.pid if child is not None else None
+
+    def submit(self, items: Sequence[Recorded]) -> Batch:
+        """Hand items to the child; returns at once."""
+        if self._closed:
+            raise RuntimeError("PreparePool is closed")
+        now = time.monotonic()
+        jobs = [(next(self._seq), item) for item in items]
+        for seq, item in jobs:
+            self._pending[seq] = item
+            self._given_at[seq] = now
+        child = self._child_box[0]
+        if child is None:
+            if jobs:
+                self._start()  # sends everything pending, these included
+        elif jobs:
+            child.send(jobs)
+        return Batch(id(self), tuple(seq for seq, _ in jobs))
+
+    def results(self, batch: Batch) -> list[Prepared | BaseException]:
+        """Wait for a batch; one result per item, in item order: a Prepared or the exception."""
+        if batch.pool != id(self):
+            raise ValueError("batch was submitted to another pool")
+        for seq in batch.seqs:
+            if seq not in self._done and seq not in self._pending:
+                raise ValueError("batch was already collected")
+        while any(seq in self._pending for seq in batch.seqs):
+            if self._closed:
+                for seq in batch.seqs:
+                    if seq in self._pending:
+                        self._fail(seq, WorkerFault(f"the worker pool was closed before message #{self._pending[seq].pk} was prepared"))
+                break
+            self._step(batch)
+        return [self._done.pop(seq) for seq in batch.seqs]
+
+    def close(self) -> None:
+        """Stop the child. Idempotent; also run at interpreter exit."""
+        self._closed = True
+        self._finalizer()
+
+    # -- the machinery -------------------------------------------------------------------------
+    def _start(self) -> None:
+        child = _Child(self._ctx, next(self._generations), self.ps, self._events, self._warm_up, self._hook)
+        self._child_box[0] = child
+        now = time.monotonic()
+        jobs = list(self._pending.items())
+        for seq, _ in jobs:
+            self._given_at[seq] = now
+        if jobs:
+            child.send(jobs)
+        log.debug("worker process %d started, %d messages pending", child.pid, len(jobs))
+
+    def _stop(self) -> int | None:
+        child, self._child_box[0] = self._child_box[0], None
+        return child.stop() if child is not None else None
+
+    def _fail(self, seq: int, exc: BaseException) -> None:
+        self._pending.pop(seq, None)
+        self._given_at.pop(seq, None)
+        self._done[seq] = exc
+
+    def _deadline(self, child: _Child) -> float | None:
+        if not child.ready:
+            return child.started_at + START_SECONDS
+        if not self.seconds or not self._pending:
+            return None
+        in_flight = next(iter(self._pending))
+        return max(self._progress_at, self._given_at[in_flight]) + self.seconds
+
+    def _step(self, batch: Batch) -> None:
+        """Wait for one event from the child (or its deadline) and act on it."""
+        child = self._child_box[0]
+        if child is None:
+            self._start()
+            child = self._child_box[0]
+        deadline = self._deadline(child)
+        wait = LIVENESS_SECONDS if deadline is None else min(LIVENESS_SECONDS, max(0.0, deadline - time.monotonic()))
+        try:
+            generation, at, message = self._events.get(timeout=wait)
+        except queue.Empty:
+            if deadline is not None and time.monotonic() >= deadline:
+                self._overran(child, batch)
+            elif not child.process.is_alive():
+                self._died(child, batch)
+            return
+        if generation != child.generation:
+            return  # from a child already replaced: its work was re-sent
+        kind = message[0]
+        if kind == "ready":
+            child.ready = True
+            self._progress_at = at
+        elif kind == "result":
+            _, seq, ok, value = message
+            self._progress_at = at
+            if seq in self._pending:
+                self._pending.pop(seq)
+                self._given_at.pop(seq, None)
+                self._done[seq] = value
+        elif kind == "died":
+            self._died(child, batch)
+
+    def _overran(self, child: _Child, batch: Batch) -> None:
+        if not child.ready:
+            code = self._stop()
+            self._fail_start(batch, f"the worker process did not start within {START_SECONDS:g} s (exit code {code})")
+            return
+        seq = next(iter(self._pending))
+        pk = self._pending[seq].pk
+        self._stop()
+        log.warning("message #%d: prepare took longer than %g s; worker process killed", pk, self.seconds)
+        self._fail(seq, MessageTimeLimit(f"parsing message #{pk} took longer than {self.seconds:g} s; stopped"))
+        if self._pending:
+            self._start()
+
+    def _died(self, child: _Child, batch: Batch) -> None:
+        code = self._stop()
+        if not child.ready:
+            self._fail_start(batch, f"the worker process exited before it was ready (exit code {code})")
+            return
+        if not self._pending:
+            log.warning("idle worker process exited (exit code %s)", code)
+            return
+        seq = next(iter(self._pending))
+        pk = self._pending[seq].pk
+        log.error("worker process died while preparing message #%d (exit code %s); restarting it", pk, code)
+        self._fail(seq, WorkerFault(f"the worker process died while preparing message #{pk} (exit code {code})"))
+        if self._pending:
+            self._start()
+
+    def _fail_start(self, batch: Batch, why: str) -> None:
+        # A child that cannot start is not any one message's fault. The batch being collected
+        # fails as a whole (a SystemFault: retried later) rather than one start per message;
+        # other batches stay pending and get a fresh child when they are collected.
+        failed = [seq for seq in batch.seqs if seq in self._pending]
+        log.error("%s; %d messages left for a later attempt", why, len(failed))
+        for seq in failed:
+            self._fail(seq, WorkerFault(why))
+
+
+def _stop_boxed(box: list) -> None:
+    child, box[0] = box[0], None
+    if child is not None:
+        child.stop()
+
+
+# -- the child's side ------------------------------------------------------------------------------
+def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str | None) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides when its child ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    if warm_up:
+        _warm_up()
+    from inbox_bot.prepare import prepare
+
+    before: Callable[[Recorded], None] | None = None
+    if hook:
+        module, _, name = hook.partition(":")
+        before = getattr(importlib.import_module(module), name)
+    results_w.send(("ready", os.getpid()))
+    while True:
+        try:
+            jobs = jobs_r.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if jobs is None:
+            return
+        jobs.reverse()  # popped from the end, so in order, and each item dropped once done
+        while jobs:
+            seq, item = jobs.pop()
+            try:
+                if before is not None:
+                    before(item)
+                value, ok = prepare(item, ps), True
+            except Exception as exc:  # noqa: BLE001 - the message's result, sent to the parent
+                value, ok = _sendable(exc), False
+            item = None
+            try:
+                results_w.send(("result", seq, ok, value))
+            except OSError:
+                return  # the parent is gone
+            except Exception as exc:  # noqa: BLE001 - pickling failed before anything was written
+                what = "the prepared message" if ok else f"prepare's {type(value).__name__}"
+                results_w.send(("result", seq, False, UnsendableError(
+                    f"{what} could not be sent back from the worker process ({type(exc).__name__})")))
+            value = None
+
+
+def _warm_up() -> None:
+    """Load what the first messages would otherwise load on their own clock, before reporting ready.
+
+    The language detectors are built lazily on first use, and the short-text one takes ~2 s and
+    ~370 MB (classifiers.language). Left lazy, every new child would charge that to whichever
+    message first needed it: with a limit of a few seconds, an innocent message would be
+    quarantined as a MessageTimeLimit after each restart.
+    """
+    import inbox_bot.parsing  # noqa: F401
+    import inbox_bot.screening  # noqa: F401
+    import inbox_bot.threadkeys  # noqa: F401
+    from classifiers.language import detect_language
+
+    detect_language("Please tell me what data you hold.")  # a short text: the high-accuracy detector
+    detect_language("Please tell me what personal data you hold about me and why. " * 4)  # the long-text one
+
+
+def _sendable(exc: Exception) -> BaseException:
+    """The exception itself if it survives the pipe as the same class, else an UnsendableError."""
+    try:
+        if type(pickle.loads(pickle.dumps(exc))) is type(exc):
+            return exc
+    except Exception:  # noqa: BLE001 - any failure to round-trip means it cannot be sent
+        pass
+    kind = type(exc)
+    return UnsendableError(f"prepare raised {kind.__module__}.{kind.__qualname__}, which could not be sent back from the worker process")
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A child stuck in a runaway parse does not read its pipe, so it would not notice the
+    # parent's death and would burn a core as an orphan.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
