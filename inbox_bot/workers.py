@@ -26,6 +26,11 @@ How it works:
   results off the pipe as they come (so the child never stalls on a full pipe while the
   parent does database work, which is the whole point of the overlap).
 
+A spawned child imports the parent's main script unless it is a package's `__main__` (as with
+`python -m inbox_bot`) or an installed console script; any other script that creates a pool
+must keep its work under `if __name__ == "__main__":`, or the child runs the script again
+and dies before it is ready (each batch then comes back as WorkerFault).
+
 Logs carry counts, pks, exit codes and exception types; never addresses or message text.
 """
 
