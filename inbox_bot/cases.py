@@ -99,16 +99,25 @@ def add_flag(session: Session, case: Case, flag: str, *, detail: dict | None = N
     record_event(session, case, flag, actor=actor, detail=detail, at=at)
 
 
+_COUNTERS = "inbox_bot.reference_counters"
+
+
 def next_reference(session: Session, prefix: str, year: int) -> str:
     """Hand out the next reference of the year, e.g. IODO-2026-00042, inside the caller's transaction."""
-    counter = session.execute(
-        select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
-    ).scalar_one_or_none()
-    if counter is None:
-        counter = ReferenceCounter(year=year, last=0)
-        session.add(counter)
+    counters: dict = session.info.setdefault(_COUNTERS, {})
+    counter = counters.get(year)
+    if counter is None or counter not in session:  # not yet read, or dropped by a rolled-back savepoint
+        counter = session.execute(
+            select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+        ).scalar_one_or_none()
+        if counter is None:
+            counter = ReferenceCounter(year=year, last=0)
+            session.add(counter)
+            # Written at once: a second new case before the next flush would otherwise not see
+            # it and add a second counter for the same year.
+            session.flush()
+        counters[year] = counter
     counter.last += 1
-    session.flush()
     return f"{prefix}-{year}-{counter.last:05d}"
 
 

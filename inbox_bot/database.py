@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from inbox_bot.errors import SystemFault
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Execution option that marks the connections of `Database.transaction()`: units of work that write.
+WRITE_OPTION = "inbox_bot_write"
 
 
 class SchemaOutdated(SystemFault):
@@ -48,6 +50,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
+            # We say BEGIN ourselves (below). The driver's own habit, BEGIN only before the first
+            # INSERT/UPDATE, let a SAVEPOINT that came first open the transaction and its RELEASE
+            # commit it: a group of messages with a savepoint each was committed one by one.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets the CLI read while the daemon writes; foreign keys are off by default in SQLite.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,6 +61,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # A unit of work takes the write lock at once (waiting up to busy_timeout for it):
+            # a transaction that read first and wrote later would fail at once with "database is
+            # locked" had another process written in between, instead of waiting its turn.
+            write = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -109,11 +123,12 @@ class Database:
         if check:
             check_schema(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit on success, roll back on any exception."""
-        with self.sessions() as session:
+        with self._writers() as session:
             with session.begin():
                 yield session
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, compose, outbox
+from inbox_bot import cases, compose, ids, outbox
 from inbox_bot.config import Settings
 from inbox_bot.errors import InboxBotError, LifecycleError
 from inbox_bot.schema import Case, Draft, Meta, utcnow
@@ -32,6 +32,7 @@ from inbox_bot.schema import Case, Draft, Meta, utcnow
 log = logging.getLogger(__name__)
 
 META_KEY = "approval_key"
+_KEY_CACHE = "inbox_bot.approval_key"
 TOKEN_LENGTH = 16  # base32 characters: 80 bits, short enough to survive any subject line
 DRAFT_MAIL_KIND = "draft_for_approval"
 SENT_STATUS = "sent"
@@ -84,11 +85,18 @@ def approval_key(session: Session, settings: Settings) -> bytes:
     configured = settings.approval.key()
     if configured:
         return configured.encode("utf-8")
+    cached = session.info.get(_KEY_CACHE)
+    if cached is not None:
+        return cached
     row = session.get(Meta, META_KEY)
     if row is None:
         row = Meta(key=META_KEY, value=secrets.token_hex(32))
         session.add(row)
         session.flush()
+    else:
+        # Kept for the session only once it is known to be stored: a key generated inside a
+        # savepoint that is then rolled back must not sign the drafts that follow.
+        session.info[_KEY_CACHE] = row.value.encode("utf-8")
     return row.value.encode("utf-8")
 
 
@@ -167,6 +175,7 @@ def create_draft(
     values.update(context or {})
     rendered = compose.render(kind, language, values, timezone_name=org.timezone)
     draft = Draft(
+        id=ids.next_id(session, Draft),
         case_id=case.id,
         kind=kind,
         language=language,
@@ -177,7 +186,6 @@ def create_draft(
         created_at=now,
     )
     session.add(draft)
-    session.flush()
     cases.record_event(session, case, "draft_created", at=now, detail={"kind": kind, "draft": draft.id})
     ask_dpo(session, settings, case, draft, now=now)
     if kind not in NOT_ANSWERS and case.status in ("acknowledged", "in_progress"):

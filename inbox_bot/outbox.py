@@ -16,7 +16,7 @@ from typing import Sequence
 from sqlalchemy import case as sql_case, func, select
 from sqlalchemy.orm import Session
 
-from inbox_bot import compose
+from inbox_bot import compose, ids
 from inbox_bot.config import Settings
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, OutboxRow, utcnow
@@ -61,7 +61,12 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
             OutboxRow.recipient == recipient, OutboxRow.automatic.is_(True), OutboxRow.created_at >= min(starts)
         )
     ).one()
-    for (cap, hours), sent in zip(windows, counts):
+    # Rows queued earlier in this transaction and not yet written count too (the pipeline
+    # writes a message's rows together at its end).
+    unwritten = [row.created_at for row in session.new
+                 if isinstance(row, OutboxRow) and row.automatic and row.recipient == recipient]
+    for (cap, hours), sent, start in zip(windows, counts, starts):
+        sent += sum(1 for at in unwritten if at >= start)
         if sent >= cap:
             return f"{cap} automatic replies within {hours} h"
     return None
@@ -99,6 +104,7 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         date=now,
     )
     row = OutboxRow(
+        id=ids.next_id(session, OutboxRow),
         case_id=case.id if case is not None else None,
         kind=outgoing.kind,
         automatic=outgoing.automatic,
@@ -113,7 +119,6 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         created_at=now,
     )
     session.add(row)
-    session.flush()
     return row
 
 

@@ -166,6 +166,9 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    # Declared so that the unit of work writes a case before the rows that point to it when
+    # their ids are handed out in advance (inbox_bot.ids) and all go in one flush.
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
     kind: Mapped[str] = mapped_column(String(48))
     automatic: Mapped[bool] = mapped_column(Boolean, default=True)  # counts against the per-recipient cap
     recipient: Mapped[str] = mapped_column(String(320), index=True)
@@ -220,6 +223,7 @@ class Draft(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case: Mapped[Case] = relationship(foreign_keys=[case_id])  # write order, as OutboxRow.case
     kind: Mapped[str] = mapped_column(String(48))
     language: Mapped[str] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(Text)
@@ -231,5 +235,7 @@ class Draft(Base):
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decision_note: Mapped[str | None] = mapped_column(Text)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    # The reply's outbox row is written before the draft that points to it (see OutboxRow.case).
+    outbox: Mapped[OutboxRow | None] = relationship(foreign_keys=[outbox_id])
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
