@@ -85,10 +85,14 @@ def write_config(path: Path, *, imap_port: int, user: str, smtp_port: int, db_ur
 
 # -- the workers (run in subprocesses) ---------------------------------------------------------
 
-def _peak_rss_mb() -> float:
-    """VmHWM from /proc (the kernel's high-water mark), else ru_maxrss."""
+def _mb(value: float | None) -> str:
+    return f"{value:.0f} MB" if value else "-"
+
+
+def _peak_rss_mb(pid: int | None = None) -> float:
+    """VmHWM from /proc (the kernel's high-water mark) of this process or `pid`, else ru_maxrss."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:
@@ -147,6 +151,9 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
 
     runner = ProcessOnly(settings, db)
     runner.mailbox()  # connect and create folders before the clock starts, as a running daemon has
+    # The worker process too is started once per daemon, not per pass: started (and its language
+    # models loaded) before the clock, like the classifier.
+    worker_pid = runner.processor.start_workers()
     profiler = None
     if profile:
         import cProfile
@@ -159,6 +166,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    worker_rss = _peak_rss_mb(worker_pid) if worker_pid else None
     runner.close()
     p = report.passes
     with db.session() as session:
@@ -171,7 +179,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
         "seconds": seconds, "model_seconds": model_seconds, "fetched": p.fetched, "recorded": p.recorded,
         "processed": p.count(status="processed"), "quarantined": p.count(status="quarantined"),
         "retry": p.count(status="retry"), "cases": cases, "queued": queued,
-        "rss_before_mb": rss_before, "peak_rss_mb": _peak_rss_mb(),
+        "rss_before_mb": rss_before, "peak_rss_mb": _peak_rss_mb(), "worker_rss_mb": worker_rss,
     }
 
 
@@ -376,7 +384,8 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
     pr = out["process"]
     print(f"[{kind}] (b) processing: {pr['processed']} in {pr['seconds']:.2f} s "
           f"({pr['processed'] / pr['seconds']:.0f}/s), b/a {pr['seconds'] / out['fetch']['seconds']:.1f}, "
-          f"cases {pr['cases']}, queued {pr['queued']}, peak RSS {pr['peak_rss_mb']:.0f} MB", flush=True)
+          f"cases {pr['cases']}, queued {pr['queued']}, peak RSS {pr['peak_rss_mb']:.0f} MB "
+          f"+ worker {_mb(pr.get('worker_rss_mb'))}", flush=True)
     if args.profile:
         _write_profile(workdir / f"{kind}.prof", kind)
 
@@ -425,6 +434,7 @@ def _big_backlog(kind: str, args, dovecot, sink, workdir: Path, new_db, out: dic
     pb = out["process_big"]
     print(f"[{kind}] memory: {pb['processed']} processed in {pb['seconds']:.1f} s "
           f"({pb['processed'] / pb['seconds']:.0f}/s), peak RSS {pb['peak_rss_mb']:.0f} MB "
+          f"+ worker {_mb(pb.get('worker_rss_mb'))} "
           f"(backlog of {args.messages}: {pr['peak_rss_mb'] if pr else float('nan'):.0f} MB)", flush=True)
     return out
 
@@ -516,7 +526,9 @@ def figures_markdown(args, info: dict, runs: list[dict]) -> str:
     row("model load at start (not in b)", lambda r: f"{r['process']['model_seconds']:.1f} s")
     row("peak RSS, (b) over the backlog", lambda r: f"{r['process']['peak_rss_mb']:.0f} MB "
         f"(after the model load: {r['process']['rss_before_mb']:.0f} MB)")
-    row("peak RSS over the big backlog", lambda r: f"{r['process_big']['peak_rss_mb']:.0f} MB over "
+    row("peak RSS, (b)'s worker process (parsing)", lambda r: _mb(r['process'].get('worker_rss_mb')))
+    row("peak RSS over the big backlog", lambda r: f"{r['process_big']['peak_rss_mb']:.0f} MB "
+        f"+ worker {_mb(r['process_big'].get('worker_rss_mb'))} over "
         f"{r['process_big']['processed']:,} messages ({_rate(r['process_big']['processed'], r['process_big']['seconds'])})")
     row("peak RSS, delivery", lambda r: f"{r['deliver']['peak_rss_mb']:.0f} MB")
     lines += ["", END]

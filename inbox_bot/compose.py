@@ -251,6 +251,9 @@ def _environment(root: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates do not change under a running daemon; checking each file's mtime on every
+        # render was two stat() calls per template, a dozen per message over a backlog.
+        auto_reload=False,
     )
     env.filters.update(
         date_pl=_f_date_pl,

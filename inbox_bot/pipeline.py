@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -142,6 +143,21 @@ def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], 
 COMMIT_GROUP = 50
 
 
+# A batch this large is prepared in the worker process. A message or two (the daemon woken by
+# IDLE) is parsed in place: handing it over would add latency and buy nothing.
+POOL_MIN_BATCH = 20
+_POOL_CPUS = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Begun:
+    """Records loaded by `Processor.begin`, their preparation under way."""
+
+    settled: list[Outcome]  # records already done (a second fetch): nothing more to do
+    items: list[Recorded]
+    batch: object | None  # the worker pool's batch, or None: prepared in place by `finish`
+
+
 class Processor:
     """Processes recorded messages; holds nothing but settings and the database."""
 
@@ -150,29 +166,79 @@ class Processor:
         self.db = db
         self.stop = stop  # a threading.Event: set by SIGTERM, checked between messages
         self.prepare_settings = PrepareSettings.from_settings(settings)
+        self._pool = None  # inbox_bot.workers.PreparePool, started at the first backlog batch
 
     # -- the pure steps (inbox_bot.prepare) -------------------------------------------------
     def _prepare(self, row: Message) -> Prepared:
         return prepare(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""), self.prepare_settings)
 
+    def _workers(self):
+        if self._pool is None:
+            from inbox_bot.workers import PreparePool
+
+            self._pool = PreparePool(self.prepare_settings, self.settings.limits.message_seconds)
+        return self._pool
+
+    def start_workers(self) -> int | None:
+        """Start the worker process now (a daemon may, before its first backlog); its pid, or None
+        on a single-core machine, where everything is prepared in place."""
+        if _POOL_CPUS < 2:
+            return None
+        return self._workers().start()
+
+    def close(self) -> None:
+        """Stop the worker process, if one was started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
     # -- one pass over recorded messages --------------------------------------------------
     def process(self, pks: Iterable[int]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        prepared: list[Prepared] = []
+        """Process recorded messages: prepare, classify, apply. Outcomes for every pk given."""
+        return self.finish(self.begin(pks))
+
+    def begin(self, pks: Iterable[int]) -> Begun:
+        """Load the records and start preparing them; `finish` does the rest.
+
+        A backlog's batches go to the worker process (inbox_bot.workers), so that the caller can
+        fetch and apply the previous batch while this one is parsed on the other core.
+        """
         with self.db.session() as session:
             rows = list(session.execute(select(Message).where(Message.id.in_(list(pks)))).scalars())
+        settled: list[Outcome] = []
+        items: list[Recorded] = []
         for row in rows:
             if row.status != "new":
-                outcomes.append(Outcome(row.id, row.uid, row.uidvalidity, row.status, row.decision,
-                                        destination=_destination_of(row)))
-                continue
-            try:
-                # A time limit per message: a message built to make the parser crawl must not
-                # hold up the rest of the mailbox (see inbox_bot.timelimit for the mechanism).
-                prepared.append(run_with_limit(self._prepare, row, seconds=self.settings.limits.message_seconds,
-                                               what=f"parsing message #{row.id}"))
-            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
-                outcomes.append(self._failed(row.id, exc))
+                settled.append(Outcome(row.id, row.uid, row.uidvalidity, row.status, row.decision,
+                                       destination=_destination_of(row)))
+            else:
+                items.append(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""))
+        batch = None
+        if len(items) >= POOL_MIN_BATCH and _POOL_CPUS > 1:
+            batch = self._workers().submit(items)
+        return Begun(settled, items, batch)
+
+    def finish(self, begun: Begun) -> list[Outcome]:
+        outcomes = list(begun.settled)
+        prepared: list[Prepared] = []
+        if begun.batch is not None:
+            results = self._pool.results(begun.batch)
+        else:
+            results = []
+            for item in begun.items:
+                try:
+                    # A time limit per message: a message built to make the parser crawl must not
+                    # hold up the rest of the mailbox (see inbox_bot.timelimit for the mechanism).
+                    results.append(run_with_limit(prepare, item, self.prepare_settings,
+                                                  seconds=self.settings.limits.message_seconds,
+                                                  what=f"parsing message #{item.pk}"))
+                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
+                    results.append(exc)
+        for item, result in zip(begun.items, results):
+            if isinstance(result, BaseException):
+                outcomes.append(self._failed(item.pk, result))
+            else:
+                prepared.append(result)
         requests = [p for p in prepared if p.screen.is_request]
         by_pk: dict[int, Classification] = {}
         try:

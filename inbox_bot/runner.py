@@ -56,6 +56,7 @@ class Runner:
         return self._mailbox
 
     def close(self) -> None:
+        self.processor.close()
         if self._mailbox is not None:
             try:
                 self._mailbox.close()
@@ -86,6 +87,9 @@ class Runner:
         if not uids:
             return
         batch_size = max(1, self.settings.mailbox.batch_size)
+        # Two batches in hand: while one is applied here, the next is fetched, recorded and
+        # handed to the worker process to be parsed (inbox_bot.pipeline.Processor.begin).
+        in_hand = None
         for start in range(0, len(uids), batch_size):
             if self.stop.is_set():
                 break
@@ -95,15 +99,23 @@ class Runner:
             pks, new = record(self.db, fetched)
             report.recorded += new
             report.duplicates += len(fetched) - new
-            outcomes = self.processor.process(pks)
-            report.outcomes.extend(outcomes)
-            # Settle every fetched UID, not only the one its record remembers: a second copy of
-            # the same mail (same Message-ID) in the inbox would otherwise stay there forever.
-            by_pk = {o.message_pk: o for o in outcomes}
-            self._settle(mb, folder, uidvalidity, [
-                replace(by_pk[pk], uid=item.uid, uidvalidity=item.uidvalidity)
-                for item, pk in zip(fetched, pks) if pk in by_pk
-            ])
+            begun = self.processor.begin(pks)
+            if in_hand is not None:
+                self._finish_batch(mb, folder, uidvalidity, report, *in_hand)
+            in_hand = (fetched, pks, begun)
+        if in_hand is not None:
+            self._finish_batch(mb, folder, uidvalidity, report, *in_hand)
+
+    def _finish_batch(self, mb, folder: str, uidvalidity: int, report: PassReport, fetched, pks, begun) -> None:
+        outcomes = self.processor.finish(begun)
+        report.outcomes.extend(outcomes)
+        # Settle every fetched UID, not only the one its record remembers: a second copy of
+        # the same mail (same Message-ID) in the inbox would otherwise stay there forever.
+        by_pk = {o.message_pk: o for o in outcomes}
+        self._settle(mb, folder, uidvalidity, [
+            replace(by_pk[pk], uid=item.uid, uidvalidity=item.uidvalidity)
+            for item, pk in zip(fetched, pks) if pk in by_pk
+        ])
 
     def _finish_leftovers(self, mb, folder: str, uidvalidity: int) -> None:
         """Move on mail a crash left flagged (handled) but not yet moved out of the folder."""

@@ -196,6 +196,14 @@ class PreparePool:
         child = self._child_box[0]
         return child.pid if child is not None else None
 
+    def start(self) -> int | None:
+        """Start the child now rather than at the first submit; its pid (warm-up runs in the child)."""
+        if self._closed:
+            raise RuntimeError("PreparePool is closed")
+        if self._child_box[0] is None:
+            self._start()
+        return self.pid
+
     def submit(self, items: Sequence[Recorded]) -> Batch:
         """Hand items to the child; returns at once."""
         if self._closed:
