@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from inbox_bot.errors import SystemFault
@@ -123,7 +123,8 @@ class Database:
         if check:
             check_schema(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = sessionmaker(self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self._writers = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -131,6 +132,12 @@ class Database:
         with self._writers() as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def core_transaction(self) -> Iterator[Connection]:
+        """A unit of work of plain statements, without an ORM session (cheaper per commit)."""
+        with self._write_engine.begin() as connection:
+            yield connection
 
     def session(self) -> Session:
         return self.sessions()

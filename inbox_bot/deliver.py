@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from inbox_bot import alerts, cases
 from inbox_bot.config import Settings
@@ -28,6 +28,10 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 BATCH = 200
 CLAIM_LEASE = timedelta(minutes=10)
+# Rows claimed in one statement and commit. A claim per row was a second commit for every mail
+# sent (516 -> about 390 sent/s on SQLite); a run that dies leaves at most this many rows
+# waiting out the lease before another run sends them.
+CLAIM_GROUP = 20
 # Kinds that go to the DPO about delivery itself: never alert about failing to send these.
 _NO_ALERT_KINDS = frozenset({"delivery_alert", "mailbox_alert"})
 
@@ -71,9 +75,12 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
                 )
             if not rows:
                 break
-            for row_id, envelope_from, recipient, raw, kind, case_id in rows:
+            claimed: set[int] = set()
+            for index, (row_id, envelope_from, recipient, raw, kind, case_id) in enumerate(rows):
                 handled += 1
-                if not _claim(db, row_id):
+                if index % CLAIM_GROUP == 0:
+                    claimed = _claim(db, [r[0] for r in rows[index:index + CLAIM_GROUP]])
+                if row_id not in claimed:
                     continue  # another delivery run (the other job, another process) has it
                 try:
                     await transport.send(envelope_from, [recipient], raw)
@@ -97,8 +104,8 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
     return report
 
 
-def _claim(db: Database, row_id: int) -> bool:
-    """Take a queued row for this run by pushing its next attempt past a lease.
+def _claim(db: Database, row_ids: list[int]) -> set[int]:
+    """Take queued rows for this run by pushing their next attempt past a lease; the ids taken.
 
     Two delivery runs (the pass's and the interval job's, or a daemon and `run --once`) select
     the same due rows; only the one whose conditional UPDATE changes the row sends it, so a
@@ -106,13 +113,13 @@ def _claim(db: Database, row_id: int) -> bool:
     row queued: after the lease it is sent again, the very same bytes and Message-ID.
     """
     now = utcnow()
-    with db.transaction() as session:
-        result = session.execute(
+    with db.core_transaction() as connection:
+        return set(connection.execute(
             update(OutboxRow)
-            .where(OutboxRow.id == row_id, OutboxRow.status == "queued", OutboxRow.next_attempt_at <= now)
+            .where(OutboxRow.id.in_(row_ids), OutboxRow.status == "queued", OutboxRow.next_attempt_at <= now)
             .values(next_attempt_at=now + CLAIM_LEASE)
-        )
-    return result.rowcount == 1
+            .returning(OutboxRow.id)
+        ).scalars())
 
 
 def _mark_sent(db: Database, row_id: int, kind: str, case_id: int | None) -> None:
@@ -122,15 +129,16 @@ def _mark_sent(db: Database, row_id: int, kind: str, case_id: int | None) -> Non
     entry through the ORM relationship) cost two more queries per message sent.
     """
     now = utcnow()
-    with db.transaction() as session:
-        session.execute(
+    with db.core_transaction() as connection:
+        connection.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row_id)
             .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None)
         )
         if case_id is not None:
-            session.add(CaseEvent(case_id=case_id, kind="sent", actor="inbox-bot", at=now,
-                                  detail={"kind": kind, "outbox": row_id}))
+            # A plain INSERT, not an ORM object: the unit of work's flush cost more than the rest.
+            connection.execute(insert(CaseEvent).values(case_id=case_id, kind="sent", actor="inbox-bot", at=now,
+                                                     detail={"kind": kind, "outbox": row_id}))
 
 
 def _connection_failure(exc: TemporarySendError) -> bool:
