@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inbox_bot import eventlog
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, CaseEvent, ReferenceCounter, utcnow
 
@@ -52,18 +53,17 @@ def record_event(
     at: datetime | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
-) -> CaseEvent:
-    event = CaseEvent(
-        kind=kind,
-        actor=actor,
-        detail=detail or {},
-        at=at or utcnow(),
-        from_status=from_status,
-        to_status=to_status,
-    )
-    case.events.append(event)
-    session.add(event)
-    return event
+) -> None:
+    """Append an entry to the case's history, in the caller's transaction."""
+    row = dict(kind=kind, actor=actor, detail=detail or {}, at=at or utcnow(), from_status=from_status,
+               to_status=to_status)
+    if "events" in case.__dict__:
+        # The caller holds the loaded history: keep it true with an ORM object.
+        event = CaseEvent(**row)
+        case.events.append(event)
+        session.add(event)
+    else:
+        eventlog.buffer(session, case, row)
 
 
 def transition(

@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox_bot import approval, cases, classify, deadlines, ids, lifecycle, minimise, outbox, suppression
 from inbox_bot.config import Settings
@@ -470,9 +469,6 @@ class Processor:
             created_at=utcnow(),
         )
         session.add(case)
-        # A new case has no history yet: say so, or the first event appended through the
-        # relationship loads it (a SELECT and an autoflush per opened case, for nothing).
-        set_committed_value(case, "events", [])
         detail = {"message": p.pk, "labels": labels, "reason": decision.reason}
         if classification is not None:
             detail.update(confidence=round(classification.confidence, 4), model=classification.model_version)

@@ -159,3 +159,15 @@ def to_requesters(sink, expected: int | None = None, timeout: float = 20.0) -> l
         if expected is None or len(found) >= expected or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def history(db, case) -> list:
+    """The case's events as stored, read in a session of their own.
+
+    A Case held after its transaction is a snapshot: events recorded on it are written in bulk
+    (inbox_bot.eventlog) and are not in a history the snapshot never loaded.
+    """
+    from inbox_bot.schema import Case
+
+    with db.session() as session:
+        return list(session.get(Case, case.id).events)

@@ -18,6 +18,8 @@ from inbox_bot.database import Database, upgrade
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, Draft
 
+from helpers import history
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 ORGANISATION = {
     "name": "Optingo Digital Sp. z o.o.",
@@ -86,9 +88,10 @@ def test_a_pause_of_three_days_moves_the_deadline_by_three_days(db, db_url):
     assert deadlines.local_date(case.due_at).isoformat() == "2026-04-13"  # 12 April is a Sunday
     assert case.original_due_at == case.due_at  # the first month is paused too
     assert case.paused_since is None
-    kinds = [e.kind for e in case.events]
+    events = history(db, case)
+    kinds = [e.kind for e in events]
     assert kinds[-2:] == ["clock_paused", "clock_resumed"]
-    resumed = case.events[-1].detail
+    resumed = events[-1].detail
     assert resumed["days"] == 3 and resumed["due_after"] == case.due_at.isoformat()
 
 
@@ -100,7 +103,7 @@ def test_resume_without_a_pause_changes_nothing(db, db_url):
         due = case.due_at
         assert clocks.resume(session, settings, case, local(2026, 3, 20, 9, 0), why="x") == 0
     assert case.due_at == due
-    assert [e.kind for e in case.events] == ["opened"]
+    assert [e.kind for e in history(db, case)] == ["opened"]
 
 
 def test_extension_needs_a_reason_and_drafts_the_notice(db, db_url):
