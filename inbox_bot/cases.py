@@ -122,11 +122,14 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
 
 
 def find_open_case_for(session: Session, requester: str) -> list[Case]:
-    return list(
-        session.execute(
-            select(Case).where(Case.requester == requester, Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
-        ).scalars()
-    )
+    """The requester's open cases, oldest first (those added in this transaction included)."""
+    query = select(Case.id).where(Case.requester == requester, Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
+    # Ids first, on the bare connection: most senders of a backlog have no case yet, and an
+    # empty answer then costs no ORM load.
+    ids = list(session.connection().execute(query).scalars())
+    found = [session.get(Case, case_id) for case_id in ids]
+    unwritten = [c for c in session.new if isinstance(c, Case) and c.requester == requester and c.status in OPEN_STATUSES]
+    return found + sorted(unwritten, key=lambda c: c.id or 0)
 
 
 def by_reference(session: Session, reference: str) -> Case | None:

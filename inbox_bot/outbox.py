@@ -56,7 +56,7 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
     windows = ((r.cap_per_recipient, r.cap_window_hours), (r.cap_per_recipient_long, r.cap_window_long_hours))
     starts = [now - timedelta(hours=hours) for _, hours in windows]
     # Both windows in one query: this runs for every acknowledgement, inside its transaction.
-    counts = session.execute(
+    counts = session.connection().execute(
         select(*(func.count(sql_case((OutboxRow.created_at >= start, 1))) for start in starts)).where(
             OutboxRow.recipient == recipient, OutboxRow.automatic.is_(True), OutboxRow.created_at >= min(starts)
         )

@@ -28,10 +28,13 @@ def normalise(address: str) -> str:
 def add(session: Session, address: str, *, reason: str = "marketing_optout", source: str | None = None) -> bool:
     """Put an address on the list; False when it was there already (adding twice is harmless)."""
     normalised = normalise(address)
-    if session.execute(select(Suppression.id).where(Suppression.address == normalised)).first():
+    # Added earlier in this transaction but not yet written counts too (the pipeline writes a
+    # message's rows together at its end, not with a flush here).
+    if any(isinstance(row, Suppression) and row.address == normalised for row in session.new):
+        return False
+    if session.connection().execute(select(Suppression.id).where(Suppression.address == normalised)).first():
         return False
     session.add(Suppression(address=normalised, reason=reason, source=source, created_at=utcnow()))
-    session.flush()
     return True
 
 
