@@ -1,0 +1,73 @@
+"""Messages applied in groups (a savepoint each): a failing message costs only itself.
+
+Real SQLite and PostgreSQL, the real classifier; the failure is injected into the lifecycle
+hook of one sender's case, a dependency of the grouping under test.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from helpers import ORGANISATION, request_mail
+from inbox_bot import config as config_mod, lifecycle
+from inbox_bot.database import Database, upgrade
+from inbox_bot.pipeline import COMMIT_GROUP, Processor, record
+from inbox_bot.schema import Case, CaseEvent, Message, OutboxRow
+from inbox_bot.values import FetchedMessage
+
+BODY = "Dzień dobry, proszę o usunięcie moich danych osobowych (art. 17 RODO). Pozdrawiam"
+
+
+@pytest.fixture
+def setup(db_url, classifier_ready):
+    upgrade(db_url)
+    db = Database(db_url)
+    settings = config_mod.from_dict({"organisation": dict(ORGANISATION), "database": {"url": db_url}}, "<test>")
+    yield settings, db
+    db.dispose()
+
+
+def test_a_failing_message_rolls_back_alone_and_its_group_commits(setup, monkeypatch):
+    settings, db = setup
+    senders = [f"osoba{i}@example.pl" for i in range(5)]
+    bad = senders[2]
+    original = lifecycle.on_opened
+
+    def failing(session, settings, case, mail, now=None):
+        if case.requester == bad:
+            raise RuntimeError("injected fault")  # after the case, its events and its acknowledgement were added
+        return original(session, settings, case, mail, now=now)
+
+    monkeypatch.setattr(lifecycle, "on_opened", failing)
+    now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
+    fetched = [FetchedMessage("INBOX", 7, i + 1, request_mail(s, "Usunięcie danych", BODY), now)
+               for i, s in enumerate(senders)]
+    pks, new = record(db, fetched)
+    assert new == 5 and len(pks) <= COMMIT_GROUP  # one group
+
+    outcomes = Processor(settings, db).process(pks)
+
+    by_status = sorted((o.status, o.message_pk) for o in outcomes)
+    assert [s for s, _ in by_status] == ["processed"] * 4 + ["retry"]
+    with db.session() as session:
+        requesters = sorted(session.execute(select(Case.requester)).scalars())
+        assert requesters == sorted(set(senders) - {bad})
+        assert bad not in set(session.execute(select(OutboxRow.recipient)).scalars())
+        assert len(set(session.execute(select(OutboxRow.recipient).where(OutboxRow.kind == "acknowledgement")).scalars())) == 4
+        # Every event belongs to a surviving case: nothing of the rolled-back one was kept.
+        case_ids = set(session.execute(select(Case.id)).scalars())
+        assert set(session.execute(select(CaseEvent.case_id)).scalars()) == case_ids
+        assert len(session.execute(select(CaseEvent).where(CaseEvent.kind == "opened")).scalars().all()) == 4
+        failed = session.execute(select(Message).where(Message.sender.is_(None), Message.status == "new")).scalars().all()
+        assert len(failed) == 1 and failed[0].attempts == 1 and "injected fault" in failed[0].last_error
+
+    # The next attempt (fault gone) opens its case, with a reference of its own.
+    monkeypatch.setattr(lifecycle, "on_opened", original)
+    again = Processor(settings, db).process([failed[0].id])
+    assert [o.status for o in again] == ["processed"]
+    with db.session() as session:
+        references = list(session.execute(select(Case.reference)).scalars())
+        assert len(references) == 5 == len(set(references))
