@@ -22,6 +22,8 @@ from inbox_bot.schema import Message
 
 log = logging.getLogger(__name__)
 
+SENT_GROUP = 50  # Sent-folder copies per MULTIAPPEND (a few hundred KB of ordinary mail)
+
 
 @dataclass
 class RunReport:
@@ -184,8 +186,8 @@ class Runner:
         if not rows:
             return
         mb = self.mailbox()
-        done = []
-        for row_id, raw in rows:
-            mb.append(folder, raw)
-            done.append(row_id)
-        deliver.mark_copied(self.db, done)
+        # In groups, each marked as soon as it is stored: a failure repeats at most one group.
+        for start in range(0, len(rows), SENT_GROUP):
+            group = rows[start:start + SENT_GROUP]
+            mb.append_many(folder, [raw for _, raw in group])
+            deliver.mark_copied(self.db, [row_id for row_id, _ in group])

@@ -232,3 +232,21 @@ def test_with_reconnect_retries_then_gives_up():
     with pytest.raises(MailboxUnavailable, match="3 attempts"):
         with_reconnect(fn, lambda: reconnects.append(1), attempts=3, base_delay=1, max_delay=10, sleep=slept.append)
     assert (len(calls), len(reconnects), slept) == (3, 2, [1, 2])
+
+
+def test_append_many_stores_every_message_seen_in_one_command(dovecot):
+    # The Sent copies of a backlog go in one MULTIAPPEND; each must arrive whole and \Seen.
+    raws = [message(n) for n in range(20, 26)]
+    with open_mailbox(dovecot) as mb:
+        assert mb.has("MULTIAPPEND")  # Dovecot offers it: the one-command path is the one tested
+        mb.ensure_folders("Sent")
+        mb.append_many("Sent", raws)
+        mb.append_many("Sent", [])
+    uids = dovecot.folder_uids("Sent")
+    assert len(uids) == 6
+    assert all(b"\\Seen" in flags for flags in dovecot.flags("Sent").values())
+    client = dovecot.imap_client()
+    client.select_folder("Sent", readonly=True)
+    stored = [client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"] for uid in uids]
+    client.logout()
+    assert sorted(stored) == sorted(raws)
