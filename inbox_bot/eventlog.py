@@ -15,7 +15,7 @@ so that the collection the caller holds stays true (inbox_bot.cases.record_event
 
 from __future__ import annotations
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
 from inbox_bot.schema import Case, CaseEvent
@@ -34,11 +34,17 @@ def write(session: Session) -> None:
     pending = session.info.get(_KEY)
     if not pending:
         return
-    ready = [(t, case, row) for t, case, row in pending if case.id is not None]
+    # A case not yet written (its id handed out in advance, inbox_bot.ids) keeps its events
+    # until it is: written before it, they would point at a row that does not exist yet.
+    ready = [(t, case, row) for t, case, row in pending if _written(case)]
     if not ready:
         return
-    session.info[_KEY] = [item for item in pending if item[1].id is None]
+    session.info[_KEY] = [item for item in pending if not _written(item[1])]
     session.connection().execute(insert(CaseEvent.__table__), [dict(row, case_id=case.id) for _, case, row in ready])
+
+
+def _written(case: Case) -> bool:
+    return case.id is not None and inspect(case).persistent
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:

@@ -1,10 +1,10 @@
 """Record, parse, screen, thread, classify, decide and apply: the processing of fetched mail.
 
 The order of commitments is the no-loss guarantee: a fetched message is recorded (raw bytes,
-unique keys) and committed first; then each message is applied atomically (a savepoint of its
-own inside a transaction per group of messages); only after that commit does the caller move or
-flag it on the server. A failure rolls back the message's savepoint, counts an attempt, and
-after `limits.max_attempts` parks the message in quarantine; the pass goes on with the next.
+unique keys) and committed first; then messages are applied in groups, a transaction each (a
+failure in a group sends its messages through one by one, a transaction each); only after the
+commit does the caller move or flag them on the server. A message that fails alone counts an
+attempt, and after `limits.max_attempts` is parked in quarantine; the pass goes on.
 Parsing and screening of a backlog's batch run in a worker process (inbox_bot.workers) while
 the previous batch is applied here.
 """
@@ -139,9 +139,10 @@ def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], 
     return pks, new
 
 
-# Messages applied in one transaction, a savepoint each. Within it what a message needs once per
+# Messages applied in one transaction and written in one flush. What is needed once per
 # transaction (the reference counter, the approval key, ids handed out in advance) is read once
-# per group, and the commit is shared; 50 messages keep SQLite's write lock for about 0.2 s.
+# per group; 50 messages keep SQLite's write lock for about 0.2 s, and a failure in one of them
+# costs the redo of at most 49 others.
 COMMIT_GROUP = 50
 
 
@@ -266,37 +267,36 @@ class Processor:
         return outcomes
 
     def _apply_group(self, group: Sequence[Prepared], by_pk: dict[int, Classification]) -> list[Outcome]:
-        """Apply a group of messages in one transaction, each inside a savepoint of its own.
+        """Apply a group of messages in one transaction; if any of them fails, each alone.
 
-        A message that fails rolls back its savepoint only; its neighbours stand. Nothing leaves
-        before the commit (replies are delivered from the committed outbox, the server copy is
-        moved after), so a crash before it just leaves the whole group "new", to be done again.
+        The group's rows are written in one flush at its commit (an INSERT per table, not per
+        message). Lookups in between do not flush: what they must see of earlier messages in
+        the group they take from the session (inbox_bot.cases, outbox, suppression). When a
+        message fails, the group is rolled back whole and applied again one message per
+        transaction, so that the failure costs that message only. Nothing leaves before a
+        commit (replies are delivered from the committed outbox, the server copy is moved
+        after), so a crash before it just leaves the group "new", to be done again.
         """
         done: list[Outcome] = []
         failed: list[tuple[int, Exception]] = []
         try:
-            with self.db.transaction() as session:
+            with self.db.transaction() as session, session.no_autoflush:
                 rows = _locked_rows(session, [p.pk for p in group])
                 for p in group:
                     if self.stop is not None and self.stop.is_set():
                         break
-                    try:
-                        # A message's rows are written together when its savepoint ends, not
-                        # before each query: a flush per lookup was most of a message's time.
-                        with session.begin_nested(), session.no_autoflush:
-                            done.append(self._apply(session, p, by_pk.get(p.pk), rows[p.pk]))
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not cost the group
-                        failed.append((p.pk, exc))
-        except Exception:  # noqa: BLE001 - the commit itself failed: each message again, alone
-            log.exception("a group of %d messages could not be committed; applying them one by one", len(group))
+                    done.append(self._apply(session, p, by_pk.get(p.pk), rows[p.pk]))
+        except Exception:  # noqa: BLE001 - a message (or the commit) failed: each message again, alone
+            if len(group) > 1:
+                log.warning("a group of %d messages failed; applying them one by one", len(group))
             done, failed = [], []
             for p in group:
                 if self.stop is not None and self.stop.is_set():
                     break
                 try:
-                    with self.db.transaction() as session:
+                    with self.db.transaction() as session, session.no_autoflush:
                         done.append(self._apply(session, p, by_pk.get(p.pk), _locked_rows(session, [p.pk])[p.pk]))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
                     failed.append((p.pk, exc))
         for outcome in done:
             # Logged after the commit, so the log never tells of work that was rolled back.
