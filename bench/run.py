@@ -153,7 +153,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
     runner.mailbox()  # connect and create folders before the clock starts, as a running daemon has
     # The worker process too is started once per daemon, not per pass: started (and its language
     # models loaded) before the clock, like the classifier.
-    worker_pid = runner.processor.start_workers()
+    worker_pid = runner.processor.start_workers(wait=True)
     profiler = None
     if profile:
         import cProfile

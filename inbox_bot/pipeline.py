@@ -182,12 +182,12 @@ class Processor:
             self._pool = PreparePool(self.prepare_settings, self.settings.limits.message_seconds)
         return self._pool
 
-    def start_workers(self) -> int | None:
-        """Start the worker process now (a daemon may, before its first backlog); its pid, or None
-        on a single-core machine, where everything is prepared in place."""
+    def start_workers(self, wait: bool = False) -> int | None:
+        """Start the worker process now rather than at the first backlog batch; its pid, or None
+        on a single-core machine, where everything is prepared in place. `wait`: until ready."""
         if _POOL_CPUS < 2:
             return None
-        return self._workers().start()
+        return self._workers().start(wait=wait)
 
     def close(self) -> None:
         """Stop the worker process, if one was started."""

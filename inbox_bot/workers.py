@@ -196,12 +196,18 @@ class PreparePool:
         child = self._child_box[0]
         return child.pid if child is not None else None
 
-    def start(self) -> int | None:
-        """Start the child now rather than at the first submit; its pid (warm-up runs in the child)."""
+    def start(self, wait: bool = False) -> int | None:
+        """Start the child now rather than at the first submit; its pid, or None if it failed.
+
+        `wait`: return only once the child is ready (its warm-up done), as a benchmark wants.
+        """
         if self._closed:
             raise RuntimeError("PreparePool is closed")
         if self._child_box[0] is None:
             self._start()
+        nothing = Batch(id(self), ())
+        while wait and self._child_box[0] is not None and not self._child_box[0].ready:
+            self._step(nothing)
         return self.pid
 
     def submit(self, items: Sequence[Recorded]) -> Batch:

@@ -203,3 +203,17 @@ def test_batches_left_uncollected_at_close_come_back_as_system_faults(pool_facto
     pool.close()
     [result] = pool.results(batch)
     assert isinstance(result, WorkerFault)
+
+
+def test_start_waits_until_the_child_is_ready_and_is_then_used():
+    # A daemon or a benchmark starts the worker before the first backlog: the first batch must
+    # then go to that child, not wait for another start.
+    pool = PreparePool(PS, seconds=30, warm_up=False)
+    try:
+        pid = pool.start(wait=True)
+        assert pid is not None and pid_alive(pid)
+        (result,) = pool.results(pool.submit(requests(1, 1)))
+        assert result.mail.sender == "jan.kowalski@example.pl" and pool.pid == pid
+    finally:
+        pool.close()
+    assert pool.pid is None and not pid_alive(pid)
