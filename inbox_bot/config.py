@@ -155,6 +155,7 @@ class LimitsSettings:
     max_message_bytes: int = 25_000_000
     max_attempts: int = 3  # processing attempts before a message is quarantined
     message_seconds: int = 30  # time limit for parsing and classifying one message
+    worker_process: bool = True  # parse a backlog's batches in a second process (~400 MB more)
 
 
 @dataclass(frozen=True)

@@ -184,10 +184,14 @@ class Processor:
 
     def start_workers(self, wait: bool = False) -> int | None:
         """Start the worker process now rather than at the first backlog batch; its pid, or None
-        on a single-core machine, where everything is prepared in place. `wait`: until ready."""
-        if _POOL_CPUS < 2:
+        on a single-core machine or with `limits.worker_process` off, where everything is
+        prepared in place. `wait`: until ready."""
+        if not self._workers_wanted():
             return None
         return self._workers().start(wait=wait)
+
+    def _workers_wanted(self) -> bool:
+        return self.settings.limits.worker_process and _POOL_CPUS > 1
 
     def close(self) -> None:
         """Stop the worker process, if one was started."""
@@ -217,7 +221,7 @@ class Processor:
             else:
                 items.append(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""))
         batch = None
-        if len(items) >= POOL_MIN_BATCH and _POOL_CPUS > 1:
+        if len(items) >= POOL_MIN_BATCH and self._workers_wanted():
             batch = self._workers().submit(items)
         return Begun(settled, items, batch)
 

@@ -6,6 +6,7 @@ hook of one sender's case, a dependency of the grouping under test.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -71,3 +72,26 @@ def test_a_failing_message_rolls_back_alone_and_its_group_commits(setup, monkeyp
     with db.session() as session:
         references = list(session.execute(select(Case.reference)).scalars())
         assert len(references) == 5 == len(set(references))
+
+
+@pytest.mark.parametrize("worker_process", [True, False])
+def test_a_backlog_batch_is_processed_alike_with_or_without_the_worker_process(db_url, classifier_ready, worker_process):
+    # `limits.worker_process = false` (a small host) must change where parsing runs, nothing else.
+    upgrade(db_url)
+    db = Database(db_url)
+    settings = config_mod.from_dict({"organisation": dict(ORGANISATION), "database": {"url": db_url},
+                                     "limits": {"worker_process": worker_process}}, "<test>")
+    processor = Processor(settings, db)
+    try:
+        started = processor.start_workers(wait=True)
+        assert (started is not None) == (worker_process and (os.cpu_count() or 1) > 1)
+        now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
+        fetched = [FetchedMessage("INBOX", 8, i + 1, request_mail(f"p{i}@example.pl", "Usunięcie danych", BODY), now)
+                   for i in range(25)]  # above the size that goes to the worker
+        pks, _ = record(db, fetched)
+        outcomes = processor.process(pks)
+    finally:
+        processor.close()
+        db.dispose()
+    assert sorted(o.status for o in outcomes) == ["processed"] * 25
+    assert len({o.case_reference for o in outcomes}) == 25
