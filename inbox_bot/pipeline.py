@@ -290,9 +290,9 @@ class Processor:
                     if self.stop is not None and self.stop.is_set():
                         break
                     done.append(self._apply(session, p, by_pk.get(p.pk), rows[p.pk]))
-        except Exception:  # noqa: BLE001 - a message (or the commit) failed: each message again, alone
+        except Exception as exc:  # noqa: BLE001 - a message (or the commit) failed: each message again, alone
             if len(group) > 1:
-                log.warning("a group of %d messages failed; applying them one by one", len(group))
+                log.warning("a group of %d messages failed (%s); applying them one by one", len(group), type(exc).__name__)
             done, failed = [], []
             for p in group:
                 if self.stop is not None and self.stop.is_set():
