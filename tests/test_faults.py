@@ -75,7 +75,15 @@ def test_imap_server_restarted_or_reset_mid_pass_loses_nothing(dovecot, smtp_sin
     runner.close()
     db.dispose()
     assert 0 < len(messages_of(settings))
-    run_once(settings)
+    # A server just killed may still be recovering its indexes when the next pass comes (seen
+    # once in CI on a loaded machine: SELECT timed out five times); the daemon simply tries
+    # again at its next pass, and so does this test. What must hold is that nothing is lost.
+    for _ in range(3):
+        try:
+            run_once(settings)
+            break
+        except MailboxUnavailable:
+            time.sleep(2)
     run_once(settings)
     assert_each_recorded_once(settings, n)
     assert dovecot.folder_uids("INBOX") == []
