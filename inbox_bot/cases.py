@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import eventlog
+from inbox_bot import eventlog, grouplookups
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, CaseEvent, ReferenceCounter, utcnow
 
@@ -123,6 +123,11 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
 
 def find_open_case_for(session: Session, requester: str) -> list[Case]:
     """The requester's open cases, oldest first (those added in this transaction included)."""
+    lookups = grouplookups.of(session)
+    if lookups is not None and requester in lookups.open_cases:  # read with the group's other senders
+        found = [session.get(Case, case_id) for case_id in lookups.open_cases[requester]]
+        found += [c for c in lookups.opened if c.requester == requester]
+        return [c for c in found if c.status in OPEN_STATUSES]
     query = select(Case.id).where(Case.requester == requester, Case.status.in_(OPEN_STATUSES)).order_by(Case.id)
     # Ids first, on the bare connection: most senders of a backlog have no case yet, and an
     # empty answer then costs no ORM load.
@@ -133,4 +138,14 @@ def find_open_case_for(session: Session, requester: str) -> list[Case]:
 
 
 def by_reference(session: Session, reference: str) -> Case | None:
-    return session.execute(select(Case).where(Case.reference == reference.upper())).scalar_one_or_none()
+    """The case with this reference, one opened earlier in this transaction and not yet written included.
+
+    A duplicate request in the same group as the one that opened its case attaches to a case
+    the query cannot see yet (the group is written at its commit): without this the group failed
+    and was redone one message at a time.
+    """
+    reference = reference.upper()
+    for row in session.new:
+        if isinstance(row, Case) and row.reference == reference:
+            return row
+    return session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none()

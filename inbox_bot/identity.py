@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import cases, clocks
+from inbox_bot import cases, clocks, grouplookups
 from inbox_bot.config import Settings
 from inbox_bot.schema import Case, Draft
 
@@ -27,6 +27,10 @@ def known_address(session: Session, case: Case) -> bool:
     """The requester's address was verified on another case of ours."""
     if not case.requester:
         return False
+    lookups = grouplookups.of(session)
+    if lookups is not None and not case.identity_verified and case.requester in lookups.open_cases:
+        # Read with the group's other senders; this case is not verified, so any verified one is another.
+        return case.requester in lookups.verified
     found = session.execute(
         select(Case.id).where(Case.requester == case.requester, Case.identity_verified.is_(True), Case.id != case.id)
     ).first()

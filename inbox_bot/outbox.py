@@ -16,7 +16,7 @@ from typing import Sequence
 from sqlalchemy import case as sql_case, func, select
 from sqlalchemy.orm import Session
 
-from inbox_bot import compose, ids
+from inbox_bot import compose, grouplookups, ids
 from inbox_bot.config import Settings
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, OutboxRow, utcnow
@@ -55,6 +55,13 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
     r = settings.replies
     windows = ((r.cap_per_recipient, r.cap_window_hours), (r.cap_per_recipient_long, r.cap_window_long_hours))
     starts = [now - timedelta(hours=hours) for _, hours in windows]
+    lookups = grouplookups.of(session)
+    known = [lookups.replies_to(recipient, start) for start in starts] if lookups is not None else [None]
+    if None not in known:  # read with the group's other senders (inbox_bot.grouplookups)
+        for (cap, hours), sent in zip(windows, known):
+            if sent >= cap:
+                return f"{cap} automatic replies within {hours} h"
+        return None
     # Both windows in one query: this runs for every acknowledgement, inside its transaction.
     counts = session.connection().execute(
         select(*(func.count(sql_case((OutboxRow.created_at >= start, 1))) for start in starts)).where(
@@ -119,6 +126,9 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         created_at=now,
     )
     session.add(row)
+    lookups = grouplookups.of(session)
+    if lookups is not None and row.automatic:
+        lookups.queued.append(row)
     return row
 
 

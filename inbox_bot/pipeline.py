@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import approval, cases, classify, deadlines, ids, lifecycle, minimise, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, grouplookups, ids, lifecycle, minimise, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -286,6 +286,7 @@ class Processor:
         try:
             with self.db.transaction() as session, session.no_autoflush:
                 rows = _locked_rows(session, [p.pk for p in group])
+                grouplookups.load(session, self.settings, {p.mail.sender for p in group if p.mail.sender}, utcnow())
                 for p in group:
                     if self.stop is not None and self.stop.is_set():
                         break
@@ -476,6 +477,9 @@ class Processor:
             created_at=utcnow(),
         )
         session.add(case)
+        lookups = grouplookups.of(session)
+        if lookups is not None:
+            lookups.opened.append(case)  # a second request of the group finds it (cases.find_open_case_for)
         detail = {"message": p.pk, "labels": labels, "reason": decision.reason}
         if classification is not None:
             detail.update(confidence=round(classification.confidence, 4), model=classification.model_version)

@@ -95,3 +95,45 @@ def test_a_backlog_batch_is_processed_alike_with_or_without_the_worker_process(d
         db.dispose()
     assert sorted(o.status for o in outcomes) == ["processed"] * 25
     assert len({o.case_reference for o in outcomes}) == 25
+
+
+ACCESS = "Dzień dobry, proszę o kopię moich danych osobowych oraz informację, jak je przetwarzacie (art. 15 RODO)."
+COMPLAINT = "Składam skargę: mimo dwóch próśb nadal dzwonicie do mnie z ofertami i nikt mi nie odpowiada. To skandal."
+
+
+def _batch(db, uidvalidity: int, letters: list[tuple[str, str, str]]):
+    now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
+    fetched = [FetchedMessage("INBOX", uidvalidity, i + 1, request_mail(s, subject, body), now)
+               for i, (s, subject, body) in enumerate(letters)]
+    pks, _ = record(db, fetched)
+    return pks
+
+
+def test_lookups_read_once_per_group_see_what_earlier_groups_stored_and_the_group_added(setup, db_url, caplog):
+    # Guards the per-group lookups (inbox_bot.grouplookups): the reply cap and duplicate requests
+    # must count both what is stored and what earlier messages of the same group added.
+    settings, db = setup
+    settings = config_mod.from_dict({"organisation": dict(ORGANISATION), "database": {"url": db_url},
+                                     "replies": {"cap_per_recipient": 2}}, "<test>")
+    ola, jan = "ola@example.pl", "jan@example.pl"
+    processor = Processor(settings, db)
+    # Group 1: Ola's access request (an acknowledgement is stored).
+    processor.process(_batch(db, 11, [(ola, "Dostęp do danych", ACCESS)]))
+    # Group 2: Ola's erasure request and complaint (one more acknowledgement reaches the cap of 2;
+    # the third is held back), Jan's erasure request twice (the second is a duplicate).
+    outcomes = processor.process(_batch(db, 12, [
+        (ola, "Usunięcie danych", BODY), (ola, "Skarga", COMPLAINT),
+        (jan, "Usunięcie danych", BODY), (jan, "Usunięcie danych - ponownie", BODY),
+    ]))
+    assert [o.status for o in outcomes] == ["processed"] * 4
+    # Done as a group, not by the one-at-a-time redo that a failure in the group falls back on.
+    assert "one by one" not in caplog.text
+    with db.session() as session:
+        acks = session.execute(select(OutboxRow.recipient).where(OutboxRow.automatic.is_(True))).scalars().all()
+        assert acks.count(ola) == 2  # one stored before the group, one queued in it; the third capped
+        assert acks.count(jan) == 1  # the duplicate attached to the case opened earlier in the group
+        capped = session.execute(select(CaseEvent).where(CaseEvent.kind == "reply_capped")).scalars().all()
+        assert len(capped) == 1
+        jan_cases = session.execute(select(Case).where(Case.requester == jan)).scalars().all()
+        assert len(jan_cases) == 1 and "duplicate" in jan_cases[0].flags
+        assert len(session.execute(select(Case).where(Case.requester == ola)).scalars().all()) == 3
