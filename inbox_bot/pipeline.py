@@ -171,10 +171,7 @@ class Processor:
         self.prepare_settings = PrepareSettings.from_settings(settings)
         self._pool = None  # inbox_bot.workers.PreparePool, started at the first backlog batch
 
-    # -- the pure steps (inbox_bot.prepare) -------------------------------------------------
-    def _prepare(self, row: Message) -> Prepared:
-        return prepare(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""), self.prepare_settings)
-
+    # -- the worker process for the pure steps (inbox_bot.prepare) ----------------------------
     def _workers(self):
         if self._pool is None:
             from inbox_bot.workers import PreparePool

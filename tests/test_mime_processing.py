@@ -78,17 +78,14 @@ def test_oversized_mail_is_handled_without_its_whole_body(dovecot, smtp_sink, tm
     raw = request_mail("Ewa <ewa@example.pl>", "Dostęp do danych", body)
     assert len(raw) > 500_000
     dovecot.append(raw)
-    from inbox_bot.pipeline import Processor
-    from inbox_bot.database import Database, upgrade
+    from inbox_bot.prepare import PrepareSettings, Recorded, prepare
 
     run_once(settings)
     (row,) = messages_of(settings)
     assert row.status == "processed" and row.size == len(raw)
     # What the classifier is given is cut: a 25 MB message is not a 25 MB feature vector.
-    upgrade(settings.database.url)
-    db = Database(settings.database.url)
-    prepared = Processor(settings, db)._prepare(row)
-    db.dispose()
+    recorded = Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw)
+    prepared = prepare(recorded, PrepareSettings.from_settings(settings))
     assert len(prepared.mail.full_text) <= 20_000
 
 
