@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox_bot import eventlog, grouplookups
+from inbox_bot import eventlog, grouplookups, txscope
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, CaseEvent, ReferenceCounter, utcnow
 
@@ -99,7 +99,7 @@ def add_flag(session: Session, case: Case, flag: str, *, detail: dict | None = N
     record_event(session, case, flag, actor=actor, detail=detail, at=at)
 
 
-_COUNTERS = "inbox_bot.reference_counters"
+_COUNTERS = txscope.key("inbox_bot.reference_counters")  # read under its row lock: this transaction only
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:

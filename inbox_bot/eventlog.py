@@ -18,9 +18,10 @@ from __future__ import annotations
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
+from inbox_bot import txscope
 from inbox_bot.schema import Case, CaseEvent
 
-_KEY = "inbox_bot.pending_events"
+_KEY = txscope.key("inbox_bot.pending_events")
 
 
 def buffer(session: Session, case: Case, row: dict) -> None:
@@ -79,8 +80,3 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
     if pending:
         session.info[_KEY] = [item for item in pending if not _within(item[0], previous)]
 
-
-@event.listens_for(Session, "after_transaction_end")
-def _ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_KEY, None)

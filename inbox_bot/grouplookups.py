@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inbox_bot import txscope
 from inbox_bot.schema import Case, OutboxRow
 
-_KEY = "inbox_bot.group_lookups"
+_KEY = txscope.key("inbox_bot.group_lookups")
 
 
 @dataclass
@@ -66,9 +67,3 @@ def load(session: Session, settings, senders: set[str], now: datetime) -> GroupL
 
 def of(session: Session) -> GroupLookups | None:
     return session.info.get(_KEY)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _ended(session: Session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_KEY, None)

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 from collections import deque
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-_KEY = "inbox_bot.ids"
+from inbox_bot import txscope
+
+# Outside its transaction a handed-out SQLite id is no longer reserved: another writer may take
+# it. A savepoint's end changes nothing: a rolled-back id only leaves a gap.
+_KEY = txscope.key("inbox_bot.ids")
 POSTGRES_BLOCK = 16
 
 
@@ -46,10 +50,3 @@ def next_id(session: Session, model) -> int:
     pools[table] = last + 1
     return last + 1
 
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction) -> None:
-    # Outside its transaction a handed-out SQLite id is no longer reserved: another writer may
-    # take it. A savepoint's end changes nothing: a rolled-back id only leaves a gap.
-    if transaction.parent is None:
-        session.info.pop(_KEY, None)

@@ -69,7 +69,7 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
         )
     ).one()
     # Rows queued earlier in this transaction and not yet written count too (the pipeline
-    # writes a message's rows together at its end).
+    # writes a group's rows together at its commit).
     unwritten = [row.created_at for row in session.new
                  if isinstance(row, OutboxRow) and row.automatic and row.recipient == recipient]
     for (cap, hours), sent, start in zip(windows, counts, starts):

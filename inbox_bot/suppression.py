@@ -29,7 +29,7 @@ def add(session: Session, address: str, *, reason: str = "marketing_optout", sou
     """Put an address on the list; False when it was there already (adding twice is harmless)."""
     normalised = normalise(address)
     # Added earlier in this transaction but not yet written counts too (the pipeline writes a
-    # message's rows together at its end, not with a flush here).
+    # group's rows together at its commit, not with a flush here).
     if any(isinstance(row, Suppression) and row.address == normalised for row in session.new):
         return False
     if session.connection().execute(select(Suppression.id).where(Suppression.address == normalised)).first():
