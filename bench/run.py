@@ -23,7 +23,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,19 +51,11 @@ ORGANISATION = {
 
 # -- configuration ----------------------------------------------------------------------------
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def write_config(path: Path, *, imap_port: int, user: str, smtp_port: int, db_url: str, batch_size: int,
                  idle: bool = False) -> Path:
     """A config.toml the daemon and the workers load, as an operator's would look."""
+    from helpers import toml_value
+
     sections = {
         "mailbox": {"host": "127.0.0.1", "port": imap_port, "security": "none", "username": user,
                     "password": PASSWORD, "timeout": 60, "idle": idle, "poll_interval": 60,
@@ -77,7 +68,7 @@ def write_config(path: Path, *, imap_port: int, user: str, smtp_port: int, db_ur
     lines = []
     for name, values in sections.items():
         lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

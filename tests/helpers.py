@@ -63,13 +63,14 @@ def settings_for(dovecot, sink, db_url: str, **sections) -> config_mod.Settings:
     return config_mod.from_dict(config_data(dovecot, sink, db_url, **sections), "<test>")
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
+    """A Python value as a TOML value (bool, number, array or basic string): config files for tests and bench."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -78,7 +79,7 @@ def write_config(path, dovecot, sink, db_url: str, **sections):
     lines = []
     for name, values in config_data(dovecot, sink, db_url, **sections).items():
         lines.append(f"[{name}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
