@@ -24,6 +24,7 @@ from email.header import decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
 import html2text
 from email_validator import EmailNotValidError, validate_email
@@ -79,6 +80,15 @@ def normalise_address(addr: str) -> str | None:
     candidate = _CR_LF.sub("", addr).strip().strip("<>").strip()
     if not candidate or "@" not in candidate or len(candidate) > 320:
         return None
+    return _validated(candidate)
+
+
+# email_validator costs ~0.08 ms a call and every message asks for its From and To; the To is
+# nearly always our own mailbox and senders write again, so a bounded cache of this pure
+# function saves most calls (0.16 ms a message on the generated backlog). Keys are at most 320
+# characters (checked above), so the cache holds at most ~1.3 MB of text.
+@lru_cache(maxsize=4096)
+def _validated(candidate: str) -> str | None:
     try:
         result = validate_email(candidate, check_deliverability=False, test_environment=True)
     except (EmailNotValidError, UnicodeError, ValueError):

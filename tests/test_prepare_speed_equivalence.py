@@ -39,3 +39,17 @@ def test_unencoded_8bit_subject_parses_to_text():
     # End to end through the stdlib parser, which is what produces the surrogates.
     raw = "From: a@example.com\r\nSubject: Prośba o usunięcie\r\n\r\nbody\r\n".encode("utf-8")
     assert parse_message(raw).subject == "Prośba o usunięcie"
+
+
+def test_cached_normalise_address_answers_the_same_on_every_call():
+    # normalise_address keeps a cache of validated addresses: a second call must not turn a
+    # rejected address into an accepted one (or the reverse), nor return another address's form.
+    from inbox_bot.parsing import normalise_address
+
+    for _ in range(3):
+        assert normalise_address("Jan.Kowalski@Example.PL") == "jan.kowalski@example.pl"
+        assert normalise_address("<jan.kowalski@example.pl>") == "jan.kowalski@example.pl"
+        assert normalise_address("a@b") is None
+        assert normalise_address("jan..kowalski@example.pl") is None
+        assert normalise_address("x" * 300 + "@" + "y" * 30 + ".pl") is None
+        assert normalise_address("iodo@optingo.test") == "iodo@optingo.test"
