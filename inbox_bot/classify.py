@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
-from inbox_bot.config import Settings
+from inbox_bot.config import ClassifierSettings, Settings
 from inbox_bot.values import Classification, InboundMail
 
 _lock = threading.Lock()
@@ -17,16 +17,21 @@ _models: dict[str, object] = {}
 
 
 def model(settings: Settings):
-    key = settings.classifier.model_dir or ""
+    return model_for(settings.classifier)
+
+
+def model_for(cs: ClassifierSettings):
+    """The model for these settings: loaded (or trained) at the first call in this process."""
+    key = cs.model_dir or ""
     with _lock:
         if key not in _models:
             from classifiers.train import load_classifier
 
-            _models[key] = load_classifier(settings.classifier.model_dir, extra=_relabelled_examples(settings))
+            _models[key] = load_classifier(cs.model_dir, extra=_relabelled_examples(cs))
         return _models[key]
 
 
-def _relabelled_examples(settings: Settings) -> tuple:
+def _relabelled_examples(cs: ClassifierSettings) -> tuple:
     # The DPO's relabelled cases join the training data at the next `inbox-bot train`;
     # loading an existing model does not need them.
     return ()
@@ -38,14 +43,19 @@ def forget_model() -> None:
 
 
 def classify_many(settings: Settings, mails: Sequence[InboundMail]) -> list[Classification]:
+    return classify_mails(settings.classifier, mails)
+
+
+def classify_mails(cs: ClassifierSettings, mails: Sequence[InboundMail]) -> list[Classification]:
+    """Classify in one vectorised pass: per message, the model costs ten times as much."""
     if not mails:
         return []
-    clf = model(settings)
+    clf = model_for(cs)
     # The parser has detected each message's language already: detecting it twice would be
     # most of the classification time.
     predictions = clf.predict_many(
         [(m.subject, m.full_text) for m in mails],
-        triage_threshold=settings.classifier.triage_threshold,
+        triage_threshold=cs.triage_threshold,
         languages=[m.language if m.language != "und" else None for m in mails],
     )
     return [

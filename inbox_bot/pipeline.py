@@ -176,7 +176,11 @@ class Processor:
         if self._pool is None:
             from inbox_bot.workers import PreparePool
 
-            self._pool = PreparePool(self.prepare_settings, self.settings.limits.message_seconds)
+            # The model is loaded (or trained) here first: the child then only reads it, and two
+            # processes never train into the same folder at once.
+            classify.model(self.settings)
+            self._pool = PreparePool(self.prepare_settings, self.settings.limits.message_seconds,
+                                     classify_with=self.settings.classifier)
         return self._pool
 
     def start_workers(self, wait: bool = False) -> int | None:
@@ -225,8 +229,13 @@ class Processor:
     def finish(self, begun: Begun) -> list[Outcome]:
         outcomes = list(begun.settled)
         prepared: list[Prepared] = []
+        by_pk: dict[int, Classification] = {}
         if begun.batch is not None:
-            results = self._pool.results(begun.batch)
+            results = []
+            for result, classification in self._pool.results_classified(begun.batch):
+                results.append(result)
+                if classification is not None:
+                    by_pk[result.pk] = classification
         else:
             results = []
             for item in begun.items:
@@ -243,8 +252,8 @@ class Processor:
                 outcomes.append(self._failed(item.pk, result))
             else:
                 prepared.append(result)
-        requests = [p for p in prepared if p.screen.is_request]
-        by_pk: dict[int, Classification] = {}
+        # Requests the worker process did not classify (a small batch, or its pass failed).
+        requests = [p for p in prepared if p.screen.is_request and p.pk not in by_pk]
         try:
             if requests:
                 classify.model(self.settings)  # loading or training the model is not the message's time
@@ -256,11 +265,11 @@ class Processor:
             except MessageTimeLimit as exc:
                 # Slow classification of a batch is counted as an attempt, not blamed on one sender.
                 raise TimeoutError(str(exc)) from None
-            by_pk = {p.pk: c for p, c in zip(requests, classifications)}
+            by_pk.update((p.pk, c) for p, c in zip(requests, classifications))
         except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry the requests later
             log.exception("classification failed for %d messages", len(requests))
             outcomes.extend(self._failed(p.pk, exc) for p in requests)
-            prepared = [p for p in prepared if not p.screen.is_request]
+            prepared = [p for p in prepared if p.pk in by_pk or not p.screen.is_request]
         for start in range(0, len(prepared), COMMIT_GROUP):
             if self.stop is not None and self.stop.is_set():
                 break  # the rest stays recorded as new and is processed after the restart

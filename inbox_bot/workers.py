@@ -21,6 +21,11 @@ How it works:
 - A child that dies by itself costs the message in flight a `WorkerFault` (a SystemFault: ours,
   retried later). Each death costs exactly one message, so a message that kills every child
   it meets cannot stall the pool: it is failed, and the caller's attempt count parks it.
+- With `classify_with`, the child also classifies the requests of each batch it was handed,
+  in one vectorised pass after the batch's last result (one message at a time the model
+  costs ten times as much). It says "classifying" first, so that the pass runs on a clock of
+  its own and never on the next message's; a pass that fails, overruns or dies with the
+  child leaves those messages unclassified, and the parent classifies them itself.
 - Two helper threads per child in the parent: a feeder that writes batches to the child (so
   submit() never blocks on a full pipe while the child is busy) and a reader that takes
   results off the pipe as they come (so the child never stalls on a full pipe while the
@@ -50,9 +55,11 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from inbox_bot.config import ClassifierSettings
 from inbox_bot.errors import SystemFault
 from inbox_bot.prepare import Prepared, PrepareSettings, Recorded
 from inbox_bot.timelimit import MessageTimeLimit
+from inbox_bot.values import Classification
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +91,13 @@ class _Child:
     """One worker process and the parent's two threads that talk to it."""
 
     def __init__(self, ctx, generation: int, ps: PrepareSettings, events: queue.SimpleQueue, warm_up: bool,
-                 hook: str | None):
+                 hook: str | None, classify_with: ClassifierSettings | None):
         self.generation = generation
         self.ready = False
         jobs_r, self.jobs_w = ctx.Pipe(duplex=False)
         self.results_r, results_w = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
-            target=_child_main, args=(jobs_r, results_w, ps, warm_up, hook), name="inbox-bot-prepare", daemon=True
+            target=_child_main, args=(jobs_r, results_w, ps, warm_up, hook, classify_with), name="inbox-bot-prepare", daemon=True
         )
         self.process.start()
         self.started_at = time.monotonic()
@@ -165,13 +172,16 @@ class PreparePool:
 
     `warm_up` (default True): each child loads the language detectors before it takes work
     (~2 s, ~370 MB), so that their load is never charged to a message's time limit; False
-    leaves them lazy, for mail known not to need them. `_hook_for_tests` is for tests only: a
+    leaves them lazy, for mail known not to need them. `classify_with`: the child classifies
+    the requests too (see `results_classified`); it loads the model before taking work.
+    `_hook_for_tests` is for tests only: a
     "module:function" the child calls with each Recorded before prepare(), to make it hang or stall.
     """
 
     def __init__(self, ps: PrepareSettings, seconds: float, *, warm_up: bool = True,
-                 _hook_for_tests: str | None = None):
+                 classify_with: ClassifierSettings | None = None, _hook_for_tests: str | None = None):
         self.ps = ps
+        self.classify_with = classify_with
         self.seconds = seconds if seconds and seconds > 0 else 0.0
         self._warm_up = warm_up
         self._hook = _hook_for_tests
@@ -182,6 +192,9 @@ class PreparePool:
         self._pending: dict[int, Recorded] = {}  # in seq order: dicts keep insertion order
         self._given_at: dict[int, float] = {}  # when the current child was handed the item
         self._done: dict[int, Prepared | BaseException] = {}
+        self._awaiting: set[int] = set()  # requests prepared, their classification still to come
+        self._classes: dict[int, Classification | None] = {}  # None: the parent classifies it
+        self._classifying = 0  # requests the child is classifying now, by its own word
         self._progress_at = 0.0  # the current child's last sign of work: ready or a result
         self._closed = False
         # A one-element list shared with the finaliser, so that closing at interpreter exit
@@ -229,19 +242,28 @@ class PreparePool:
 
     def results(self, batch: Batch) -> list[Prepared | BaseException]:
         """Wait for a batch; one result per item, in item order: a Prepared or the exception."""
+        return [result for result, _ in self.results_classified(batch)]
+
+    def results_classified(self, batch: Batch) -> list[tuple[Prepared | BaseException, Classification | None]]:
+        """Like `results`, each with the request's classification when the child made it.
+
+        None for what is not a request, and for a request the child could not classify (no
+        `classify_with`, or its pass failed, overran or died): the caller classifies those.
+        """
         if batch.pool != id(self):
             raise ValueError("batch was submitted to another pool")
         for seq in batch.seqs:
             if seq not in self._done and seq not in self._pending:
                 raise ValueError("batch was already collected")
-        while any(seq in self._pending for seq in batch.seqs):
+        while any(seq in self._pending or seq in self._awaiting for seq in batch.seqs):
             if self._closed:
                 for seq in batch.seqs:
                     if seq in self._pending:
                         self._fail(seq, WorkerFault(f"the worker pool was closed before message #{self._pending[seq].pk} was prepared"))
+                self._give_up_classes()
                 break
             self._step(batch)
-        return [self._done.pop(seq) for seq in batch.seqs]
+        return [(self._done.pop(seq), self._classes.pop(seq, None)) for seq in batch.seqs]
 
     def close(self) -> None:
         """Stop the child. Idempotent; also run at interpreter exit."""
@@ -250,7 +272,8 @@ class PreparePool:
 
     # -- the machinery -------------------------------------------------------------------------
     def _start(self) -> None:
-        child = _Child(self._ctx, next(self._generations), self.ps, self._events, self._warm_up, self._hook)
+        child = _Child(self._ctx, next(self._generations), self.ps, self._events, self._warm_up, self._hook,
+                       self.classify_with)
         self._child_box[0] = child
         now = time.monotonic()
         jobs = list(self._pending.items())
@@ -262,7 +285,15 @@ class PreparePool:
 
     def _stop(self) -> int | None:
         child, self._child_box[0] = self._child_box[0], None
+        # A new child is not given finished messages again: their classification falls to us.
+        self._give_up_classes()
         return child.stop() if child is not None else None
+
+    def _give_up_classes(self) -> None:
+        for seq in self._awaiting:
+            self._classes[seq] = None
+        self._awaiting.clear()
+        self._classifying = 0
 
     def _fail(self, seq: int, exc: BaseException) -> None:
         self._pending.pop(seq, None)
@@ -272,6 +303,8 @@ class PreparePool:
     def _deadline(self, child: _Child) -> float | None:
         if not child.ready:
             return child.started_at + START_SECONDS
+        if self._classifying and self.seconds:
+            return self._progress_at + self.seconds * self._classifying
         if not self.seconds or not self._pending:
             return None
         in_flight = next(iter(self._pending))
@@ -306,6 +339,21 @@ class PreparePool:
                 self._pending.pop(seq)
                 self._given_at.pop(seq, None)
                 self._done[seq] = value
+                if ok and self.classify_with is not None and value.screen.is_request:
+                    self._awaiting.add(seq)
+        elif kind == "classifying":
+            self._classifying = message[1]
+            self._progress_at = at
+        elif kind == "classified":
+            _, found, error = message
+            self._classifying = 0
+            self._progress_at = at
+            if error:
+                log.warning("classification in the worker process failed (%s); %d requests classified here", error, len(found))
+            for seq, classification in found:
+                if seq in self._awaiting:
+                    self._awaiting.discard(seq)
+                    self._classes[seq] = classification
         elif kind == "died":
             self._died(child, batch)
 
@@ -313,6 +361,14 @@ class PreparePool:
         if not child.ready:
             code = self._stop()
             self._fail_start(batch, f"the worker process did not start within {START_SECONDS:g} s (exit code {code})")
+            return
+        if self._classifying:
+            # No message is to blame for a slow model: the requests are classified here instead.
+            log.warning("classifying %d requests took longer than %g s each; worker process killed",
+                        self._classifying, self.seconds)
+            self._stop()
+            if self._pending:
+                self._start()
             return
         seq = next(iter(self._pending))
         pk = self._pending[seq].pk
@@ -328,7 +384,7 @@ class PreparePool:
             self._fail_start(batch, f"the worker process exited before it was ready (exit code {code})")
             return
         if not self._pending:
-            log.warning("idle worker process exited (exit code %s)", code)
+            log.warning("worker process exited with no message in flight (exit code %s)", code)
             return
         seq = next(iter(self._pending))
         pk = self._pending[seq].pk
@@ -354,12 +410,17 @@ def _stop_boxed(box: list) -> None:
 
 
 # -- the child's side ------------------------------------------------------------------------------
-def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str | None) -> None:
+def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str | None,
+                classify_with: ClassifierSettings | None = None) -> None:
     # Ctrl-C reaches the whole process group; the parent decides when its child ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     if warm_up:
         _warm_up()
+    if classify_with is not None:
+        from inbox_bot import classify
+
+        classify.model_for(classify_with)  # loaded before "ready": never on a message's clock
     from inbox_bot.prepare import prepare
 
     before: Callable[[Recorded], None] | None = None
@@ -375,6 +436,7 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
         if jobs is None:
             return
         jobs.reverse()  # popped from the end, so in order, and each item dropped once done
+        requests: list[tuple[int, object]] = []
         while jobs:
             seq, item = jobs.pop()
             try:
@@ -384,6 +446,8 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
             except Exception as exc:  # noqa: BLE001 - the message's result, sent to the parent
                 value, ok = _sendable(exc), False
             item = None
+            if ok and classify_with is not None and value.screen.is_request:
+                requests.append((seq, value.mail))
             try:
                 results_w.send(("result", seq, ok, value))
             except OSError:
@@ -392,7 +456,27 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
                 what = "the prepared message" if ok else f"prepare's {type(value).__name__}"
                 results_w.send(("result", seq, False, UnsendableError(
                     f"{what} could not be sent back from the worker process ({type(exc).__name__})")))
+                requests = [(s, m) for s, m in requests if s != seq]
             value = None
+        if requests and not _send_classes(results_w, classify_with, requests):
+            return  # the parent is gone
+
+
+def _send_classes(results_w, classify_with: ClassifierSettings, requests: list) -> bool:
+    """Classify a batch's requests in one pass and send the results; False if the parent is gone."""
+    from inbox_bot import classify
+
+    try:
+        results_w.send(("classifying", len(requests)))
+        try:
+            found = classify.classify_mails(classify_with, [mail for _, mail in requests])
+            message = ("classified", [(seq, c) for (seq, _), c in zip(requests, found)], None)
+        except Exception as exc:  # noqa: BLE001 - the parent classifies them: a model fault is not the mail's
+            message = ("classified", [(seq, None) for seq, _ in requests], type(exc).__name__)
+        results_w.send(message)
+    except OSError:
+        return False
+    return True
 
 
 def _warm_up() -> None:

@@ -217,3 +217,45 @@ def test_start_waits_until_the_child_is_ready_and_is_then_used():
     finally:
         pool.close()
     assert pool.pid is None and not pid_alive(pid)
+
+
+def test_child_classifies_each_batch_of_requests_as_the_parent_would(classifier_ready):
+    # Guards against classifications crossing between messages or batches on their way back
+    # (each must be the one the parent's own model gives that message), and against robots
+    # being classified at all.
+    from inbox_bot.classify import classify_mails
+
+    cs = config_mod.ClassifierSettings(model_dir=os.environ["INBOX_BOT_MODEL_DIR"])
+    robot = mail(4, "Delivery Status Notification", "This is an automatically generated Delivery Status "
+                 "Notification. Delivery to the following recipients failed permanently.",
+                 sender="mailer-daemon@example.com", Auto_Submitted="auto-replied")
+    first = requests(1, 3) + [robot]
+    second = requests(5, 2)
+    pool = PreparePool(PS, seconds=30, warm_up=False, classify_with=cs)
+    try:
+        one, two = pool.submit(first), pool.submit(second)
+        got_two, got_one = pool.results_classified(two), pool.results_classified(one)
+    finally:
+        pool.close()
+    for items, got in ((first[:3], got_one[:3]), (second, got_two)):
+        mails = [prepare(item, PS).mail for item in items]
+        assert [c for _, c in got] == classify_mails(cs, mails)
+    assert got_one[3][0].screen.verdict != "request" and got_one[3][1] is None
+    assert "erasure" in got_one[0][1].labels and "access" in got_one[1][1].labels
+
+
+def test_a_failed_classification_in_the_child_leaves_the_requests_to_the_parent(classifier_ready):
+    # Guards against a model fault in the child costing the prepared messages, or blaming them:
+    # they come back prepared, unclassified, for the parent to classify (a threshold that is
+    # not a number makes the model's pass raise).
+    cs = config_mod.ClassifierSettings(model_dir=os.environ["INBOX_BOT_MODEL_DIR"], triage_threshold="not a number")
+    items = requests(1, 3)
+    pool = PreparePool(PS, seconds=30, warm_up=False, classify_with=cs)
+    try:
+        got = pool.results_classified(pool.submit(items))
+        again = pool.results_classified(pool.submit(requests(4, 1)))
+    finally:
+        pool.close()
+    assert [result for result, _ in got] == [prepare(item, PS) for item in items]
+    assert [c for _, c in got] == [None, None, None]
+    assert again[0][0].pk == 4 and again[0][1] is None
