@@ -137,10 +137,14 @@ def has_template(kind: str, language: str, templates_dir: Path | str | None = No
     """True when `kind` can be rendered in `language` (its subject and text templates exist)."""
     if not (_NAME.match(kind) and _NAME.match(language)):
         return False
-    # os.path, not pathlib: this runs several times for every outgoing message.
-    folder = os.path.join(_root(templates_dir), language)
-    return os.path.isfile(os.path.join(folder, f"{kind}.subject.j2")) and os.path.isfile(
-        os.path.join(folder, f"{kind}.txt.j2"))
+    return _has_files(_root(templates_dir), language, kind, ("subject", "txt"))
+
+
+# Templates do not change under a running daemon (the environment does not reload them either):
+# looking for the files once per kind and language saves a dozen stat() calls per message.
+@functools.lru_cache(maxsize=1024)
+def _has_files(root: str, language: str, kind: str, parts: tuple[str, ...]) -> bool:
+    return all(os.path.isfile(os.path.join(root, language, f"{kind}.{part}.j2")) for part in parts)
 
 
 def pick_language(
@@ -278,7 +282,12 @@ _DEFAULT_ROOT = str(Path(__file__).resolve().parents[1] / "templates")
 
 
 def _env(templates_dir: Path | str | None) -> jinja2.Environment:
-    return _environment(os.path.realpath(_root(templates_dir)))
+    return _environment(_real(_root(templates_dir)))
+
+
+@functools.lru_cache(maxsize=64)
+def _real(root: str) -> str:
+    return os.path.realpath(root)
 
 
 def render(
@@ -308,7 +317,7 @@ def render(
     subject = env.get_template(f"{language}/{kind}.subject.j2").render(values)
     text = env.get_template(f"{language}/{kind}.txt.j2").render(values)
     html = None
-    if os.path.isfile(os.path.join(_root(templates_dir), language, f"{kind}.html.j2")):
+    if _has_files(_root(templates_dir), language, kind, ("html",)):
         html = env.get_template(f"{language}/{kind}.html.j2").render(values)
     return Rendered(
         subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
