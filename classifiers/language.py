@@ -11,6 +11,18 @@ Offline, with lingua (its models ship in the wheel). Two detectors, each built o
   trigram-only mode is unreliable below ~120 characters ("please delete my data" came out
   Romanian). Restricting the set keeps its one-off model load near 1.3 s instead of ~3.7 s.
 
+A long text that is unmistakably Polish skips the detector (`_unmistakably_polish`): every
+quarter of the slice the detector would see carries a Polish-only letter (ą ę ł ś ź ż ń) and
+the slice holds at least three distinct words that only Polish writes ("się", "jest", "przez",
+"proszę", ...). Polish is more than half of the mailbox, and the detector costs ~0.39 ms on a
+Polish slice of 400 characters, the largest single cost of preparing a message. Measured over
+13,152 long texts (2,000 generated messages, the shared mime and request corpora, the
+classifier's data): the rule fires on 2,605 of them (909 of the 1,174 Polish generated ones)
+and the detector says "pl" on every one; on 4,000 texts spliced from a Polish and a non-Polish
+letter it fired 75 times, all on splices the detector also calls Polish. A slice with a foreign
+quarter (a bilingual letter, an English quote) goes to the detector as before. A shorter slice
+was no way out: at 200 characters the detector saves only ~0.1 ms and changed 14 answers.
+
 Polish is the mailbox's main language, and Polish typed without diacritics on a phone ("prosze
 usunac moje dane") is easily taken for Czech, Slovak or Croatian in a short text. So a short text
 that carries Polish-only letters (ą ę ł ś ź ż ń) or at least two common Polish words is
@@ -60,6 +72,16 @@ _POLISH_WORDS = frozenset(
     informacji dostep kopie konta konto jestem jest oraz ktore ktorych sie zeby aby""".split()
 )
 _WORD = re.compile(r"[^\W\d_]+")
+# Letters no other language of ALL_LANGUAGES writes but Lithuanian (ą ę), and words none of
+# them writes: not "nie" (German), "moje"/"jej"/"tak"/"ale" (Czech, Slovak), "to" (English).
+_POLISH_ONLY_LETTER = re.compile(r"[ąęłśźżńĄĘŁŚŹŻŃ]")
+_POLISH_ONLY_WORDS = frozenset(
+    """się jest że oraz przez dla czy lub także również będzie proszę dzień dziękuję pozdrawiam
+    moich danych osobowych który która które których jestem są był była było może można przy
+    jego mnie zgodnie już bardzo tylko jeśli więc""".split()
+)
+_QUARTERS = 4
+_MIN_POLISH_WORDS = 3
 # Greek script is used by one language we receive: a short Greek text needs no model (the
 # short-text detector carries no Greek model and called every short Greek letter "und").
 _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
@@ -94,6 +116,29 @@ def _looks_polish(text: str) -> bool:
     return len(words & _POLISH_WORDS) >= 2
 
 
+def _unmistakably_polish(head: str) -> bool:
+    """True when every quarter of `head` has a Polish-only letter and it has 3+ Polish-only words.
+
+    Both conditions together: letters alone would let Lithuanian (ą ę) or a Polish name in a
+    foreign letter through, words alone a quoted Polish line; the per-quarter letter test keeps
+    a slice that is part Polish, part not, with the detector, which weighs the whole slice.
+    """
+    size = -(-len(head) // _QUARTERS)
+    for start in range(0, len(head), size):
+        if not _POLISH_ONLY_LETTER.search(head, start, start + size):
+            return False
+    found = 0
+    seen: set[str] = set()
+    for word in _WORD.findall(head):
+        word = word.lower()
+        if word in _POLISH_ONLY_WORDS and word not in seen:
+            seen.add(word)
+            found += 1
+            if found >= _MIN_POLISH_WORDS:
+                return True
+    return False
+
+
 def _code(language: Language | None) -> str:
     if language is None:
         return UNDETERMINED
@@ -106,7 +151,10 @@ def detect_language(text: str) -> str:
     if not _WORD.search(compact):
         return UNDETERMINED
     if len(compact) >= SHORT_TEXT:
-        return _code(_long_detector().detect_language_of(compact[:LONG_SLICE]))
+        head = compact[:LONG_SLICE]
+        if _unmistakably_polish(head):
+            return "pl"
+        return _code(_long_detector().detect_language_of(head))
     if _looks_polish(compact):
         return "pl"
     letters = _WORD.findall(compact)

@@ -53,3 +53,93 @@ def test_cached_normalise_address_answers_the_same_on_every_call():
         assert normalise_address("jan..kowalski@example.pl") is None
         assert normalise_address("x" * 300 + "@" + "y" * 30 + ".pl") is None
         assert normalise_address("iodo@optingo.test") == "iodo@optingo.test"
+
+
+# -- language: the Polish fast path must say what the detector says --------------------------
+
+POLISH_LETTER = (
+    "Dzień dobry, zwracam się z prośbą o usunięcie moich danych osobowych, które są "
+    "przetwarzane przez Państwa firmę w celach marketingowych. Proszę także o potwierdzenie, "
+    "że dane zostały usunięte, oraz o informację, czy były przekazywane innym podmiotom. "
+    "Z góry dziękuję. Pozdrawiam, Jan Kowalski"
+)
+ENGLISH_LETTER = (
+    "Hello, I am writing to ask you to erase all personal data you hold about me and to stop "
+    "sending me marketing messages. Please confirm in writing once this has been done and tell "
+    "me whether my data was shared with anyone else. Kind regards, John Smith"
+)
+
+
+def _detector_says(text: str) -> str:
+    from classifiers import language
+
+    head = " ".join(text.split())[: language.LONG_SLICE]
+    return language._code(language._long_detector().detect_language_of(head))
+
+
+def test_polish_fast_path_fires_on_plain_polish_and_agrees_with_the_detector():
+    # Guards the point of the fast path (it must fire on an ordinary Polish letter) and its
+    # promise (the answer is the detector's).
+    from classifiers.language import _unmistakably_polish, detect_language
+
+    head = " ".join(POLISH_LETTER.split())[:400]
+    assert _unmistakably_polish(head)
+    assert detect_language(POLISH_LETTER) == _detector_says(POLISH_LETTER) == "pl"
+
+
+def test_bilingual_or_lookalike_text_goes_to_the_detector():
+    # A letter whose slice is half English, or a Lithuanian one (ą ę are Lithuanian too), must
+    # not be called Polish by the shortcut: the detector weighs the whole slice.
+    from classifiers.language import _unmistakably_polish, detect_language
+
+    english_then_polish = ENGLISH_LETTER + " " + POLISH_LETTER
+    polish_then_english = POLISH_LETTER[:150] + " " + ENGLISH_LETTER
+    lithuanian = (
+        "Laba diena, prašau ištrinti visus mano asmens duomenis, kuriuos tvarkote, ir "
+        "nebesiųsti man reklaminių laiškų. Prašau patvirtinti, kad duomenys ištrinti, ir "
+        "pranešti, ar jie buvo perduoti kitiems. Ačiū už supratingumą, ką tik gavau jūsų laišką."
+    )
+    for text in (english_then_polish, polish_then_english, lithuanian, ENGLISH_LETTER):
+        assert not _unmistakably_polish(" ".join(text.split())[:400]), text[:40]
+        assert detect_language(text) == _detector_says(text)
+    assert detect_language(lithuanian) == "lt"
+
+
+def test_polish_fast_path_never_fires_on_the_foreign_request_letters():
+    # The shared request letters are in 12 languages, none Polish: a shortcut firing on any of
+    # them would turn a Czech or Croatian requester's acknowledgement Polish.
+    from pathlib import Path
+
+    import pytest
+
+    from classifiers.language import _unmistakably_polish
+
+    folder = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "requests"
+    letters = sorted(folder.rglob("*.txt"))
+    if not letters:
+        pytest.skip(f"shared corpus not found at {folder} (a plain checkout has no ../shared)")
+    fired = [str(p.relative_to(folder)) for p in letters if _unmistakably_polish(" ".join(p.read_text(encoding="utf-8").split())[:400])]
+    assert fired == []
+
+
+def test_polish_fast_path_agrees_with_the_detector_on_the_labelled_corpus():
+    # Over the classifier's own letters in 15 languages: wherever the shortcut fires, the
+    # detector (what answered before the shortcut) says "pl" too.
+    import json
+    from pathlib import Path
+
+    from classifiers.language import _unmistakably_polish
+
+    data = Path(__file__).resolve().parents[1] / "classifiers" / "data"
+    fired, disagree = 0, []
+    for path in sorted(data.glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            record = json.loads(line)
+            text = f"{record['subject']}\n{record['body']}"
+            head = " ".join(text.split())[:400]
+            if len(head) >= 120 and _unmistakably_polish(head):
+                fired += 1
+                if _detector_says(text) != "pl":
+                    disagree.append(f"{path.name}:{n}")
+    assert fired > 500  # the shortcut is worth keeping only if it fires on ordinary Polish
+    assert disagree == []
