@@ -203,3 +203,39 @@ def test_pick_language():
     # A language code can never walk out of templates/.
     assert pick_language("..", "acknowledgement", "pl") == "pl"
     assert pick_language("pl", "no_such_kind", "en") == "en"
+
+
+def _parsed_back_names(head: str) -> list[str] | None:
+    """The reference the header check stands in for: the block parsed by the email package."""
+    from email import policy
+    from email.parser import Parser
+
+    return sorted(k.lower() for k in Parser(policy=policy.compat32).parsestr(head + "\r\n", headersonly=True).keys())
+
+
+@pytest.mark.parametrize("head, names", [
+    ("From: a@example.com\r\nTo: b@example.com\r\nSubject: Hi\r\n", ["From", "To", "Subject"]),
+    ("Subject: a long one\r\n folded once\r\n\tand twice\r\nTo: b@example.com\r\n", ["Subject", "To"]),
+    ("Subject: Hi\r\nBcc: eve@example.com\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # one field too many
+    ("Subject: Hi\r\nno colon on this line\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # ends the block
+    ("Subject: Hi\r\n\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # a blank line ends the block
+    (" Subject: Hi\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # a continuation with nothing before it
+    ("Subject: Hi\rBcc: eve@example.com\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # a bare CR
+    ("Subject: Hi\nBcc: eve@example.com\r\nTo: b@example.com\r\n", ["Subject", "To"]),  # a bare LF
+    ("Subject: Hi\r\nTo: b@example.com", ["Subject", "To"]),  # no line end after the last field
+])
+def test_header_check_refuses_what_a_parser_would_read_otherwise(head, names):
+    # Guards the last line of defence against header injection: the check passes a header block
+    # only when a mail parser reads exactly the fields we set from it. The email package's own
+    # parser is the reference (the check is a cheaper reading of the same lines).
+    from inbox_bot.compose import _assert_headers_as_written
+
+    same = "\r\n" in head and head.endswith("\r\n") and head.count("\n") == head.count("\r\n") == head.count("\r") \
+        and _parsed_back_names(head) == sorted(n.lower() for n in names)
+    if same:
+        _assert_headers_as_written(head, names)
+    else:
+        with pytest.raises(ValueError, match="refusing to send"):
+            _assert_headers_as_written(head, names)
+    # The first two are well formed, every other one must be refused.
+    assert same == (head.startswith("From:") or "folded once" in head)
