@@ -167,12 +167,20 @@ def _raw_to_str(value: object) -> str:
 
 def _clean(value: str) -> str:
     """One line: unfolded, CR/LF and NUL removed, so no decoded value can inject a header."""
-    return " ".join(_CR_LF.sub(" ", value).split(" ")).strip()
+    return _CR_LF.sub(" ", value).strip()
 
 
 def decode_header_value(raw: object) -> str:
     """A header value with RFC 2047 encoded words decoded, on one line. Broken words stay as written."""
-    text = _raw_to_str(raw)
+    return _decode_words(_raw_to_str(raw))
+
+
+def _decode_words(text: str) -> str:
+    # decode_header returns a text without "=?" as one undecoded chunk, which comes out below
+    # as _clean(text): answering that at once spares ~30,000 decode_header calls on 2,000
+    # generated messages, where encoded words are rare.
+    if "=?" not in text:
+        return _clean(text)
     try:
         chunks = decode_header(text)
     except Exception:
@@ -429,9 +437,11 @@ def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
     raw_by_name: dict[str, list[str]] = {}
     for name, value in raw_items:
         key = _clean(_raw_to_str(name)).lower()
-        raw_value = _clean(_raw_to_str(value))
+        text = _raw_to_str(value)
+        raw_value = _clean(text)
         raw_by_name.setdefault(key, []).append(raw_value)
-        headers.append((key, decode_header_value(value)))
+        # decode_header_value(value) without reading the raw value twice.
+        headers.append((key, _decode_words(text)))
 
     def first_raw(name: str) -> str | None:
         values = raw_by_name.get(name)

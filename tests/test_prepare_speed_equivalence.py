@@ -143,3 +143,16 @@ def test_polish_fast_path_agrees_with_the_detector_on_the_labelled_corpus():
                     disagree.append(f"{path.name}:{n}")
     assert fired > 500  # the shortcut is worth keeping only if it fires on ordinary Polish
     assert disagree == []
+
+
+def test_header_decoding_fast_path_matches_the_stdlib_reading():
+    # A value without "=?" skips decode_header; one with an encoded word (even a broken one, or
+    # one split by folding) must still go through it, and a folded plain value must still lose
+    # its CR/LF, or a header could smuggle a second line into what we log and reply with.
+    from inbox_bot.parsing import decode_header_value
+
+    assert decode_header_value("=?utf-8?q?Pro=C5=9Bba?= o dane") == "Prośba o dane"
+    assert decode_header_value("Re: =?iso-8859-2?b?v7N0?=") == "Re: żłt"
+    assert decode_header_value("=?broken?x?nope?= tail") == "=?broken?x?nope?= tail"
+    assert decode_header_value("plain\r\n folded\x00 value ") == "plain  folded  value"
+    assert decode_header_value("  a = ? b  ") == "a = ? b"
