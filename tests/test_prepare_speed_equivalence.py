@@ -156,3 +156,28 @@ def test_header_decoding_fast_path_matches_the_stdlib_reading():
     assert decode_header_value("=?broken?x?nope?= tail") == "=?broken?x?nope?= tail"
     assert decode_header_value("plain\r\n folded\x00 value ") == "plain  folded  value"
     assert decode_header_value("  a = ? b  ") == "a = ? b"
+
+
+def test_cached_address_headers_read_the_same_every_time():
+    # The address reading is cached per raw header: a repeated To or From must give the same
+    # sender and recipients, including the fallback for headers getaddresses cannot read, and a
+    # header too long to be cached must be read the same way as a short one.
+    from inbox_bot.parsing import _addresses
+
+    cases = [
+        ["=?utf-8?q?Pani_Zofia?= <zofia@example.pl>, iodo@optingo.eu"],
+        ["Jan <jan@example.pl"],
+        ["not an address at all"],
+        [", ".join(f"person{i}@example.com" for i in range(200))],
+    ]
+    expected = [
+        [("Pani Zofia", "zofia@example.pl"), ("", "iodo@optingo.eu")],
+        [("Jan", "jan@example.pl")],
+        [("", "not")],  # what getaddresses makes of it; normalise_address rejects it later
+        [("", f"person{i}@example.com") for i in range(200)],
+    ]
+    for _ in range(2):
+        got = [_addresses(raw) for raw in cases]
+        assert got == expected
+        got[0].append(("x", "x@example.com"))  # a caller changing its list must not touch the cache
+    assert _addresses(cases[0]) == expected[0]
