@@ -20,7 +20,7 @@ from email.policy import compat32
 from typing import Iterable, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from inbox_bot import approval, cases, classify, deadlines, grouplookups, ids, lifecycle, minimise, outbox, suppression
 from inbox_bot.config import Settings
@@ -211,8 +211,12 @@ class Processor:
         A backlog's batches go to the worker process (inbox_bot.workers), so that the caller can
         fetch and apply the previous batch while this one is parsed on the other core.
         """
-        with self.db.session() as session:
-            rows = list(session.execute(select(Message).where(Message.id.in_(list(pks)))).scalars())
+        # Plain rows, not ORM objects: only these columns are needed, and the records are loaded
+        # again, locked, when applied.
+        columns = (Message.id, Message.uid, Message.uidvalidity, Message.status, Message.decision,
+                   Message.screen_verdict, Message.received_at, Message.raw)
+        with self.db.engine.connect() as conn:
+            rows = list(conn.execute(select(*columns).where(Message.id.in_(list(pks)))))
         settled: list[Outcome] = []
         items: list[Recorded] = []
         for row in rows:
@@ -561,7 +565,9 @@ class Processor:
 
 def _locked_rows(session: Session, pks: Sequence[int]) -> dict[int, Message]:
     # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for a message.
-    query = select(Message).where(Message.id.in_(list(pks))).with_for_update()
+    # The raw mail stays in the database unless a step asks for it (attachments, bounces): the
+    # worker had it already.
+    query = select(Message).where(Message.id.in_(list(pks))).options(defer(Message.raw)).with_for_update()
     return {row.id: row for row in session.execute(query).scalars()}
 
 

@@ -11,7 +11,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from inbox_bot import deliver
 from inbox_bot.config import Settings, require
@@ -174,9 +174,10 @@ class Runner:
             groups[targets.get(outcome.destination)].append(outcome)
         for target, items in groups.items():
             mb.mark_handled([o.uid for o in items], target)
-            with self.db.transaction() as session:
-                for row in session.execute(select(Message).where(Message.id.in_([o.message_pk for o in items]))).scalars():
-                    row.server_done = True
+            # One statement: loading the records (raw mail and all) to set a flag cost as much
+            # as recording them.
+            with self.db.core_transaction() as conn:
+                conn.execute(update(Message).where(Message.id.in_([o.message_pk for o in items])).values(server_done=True))
 
     def _copy_sent(self) -> None:
         folder = self.settings.mailbox.sent_folder
