@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, defer
 
-from inbox_bot import approval, cases, classify, deadlines, grouplookups, ids, lifecycle, minimise, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, grouplookups, ids, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -379,10 +379,9 @@ class Processor:
         row.decision = decision.action
         row.case_id = case.id if case is not None else None
         row.status = "processed"
-        if p.mail.attachments and row.raw:
+        if p.minimised is not None:
             # Attachment content is kept only where configured; the original stays on the server.
-            r = settings.retention
-            row.raw = minimise.strip_attachments(row.raw, keep=r.keep_attachments, max_bytes=r.attachment_max_bytes)
+            row.raw = p.minimised
         row.processed_at = utcnow()
         reference = case.reference if case is not None else None
         destination = "other" if decision.action == "ignore" and p.screen.is_request else "processed"
@@ -573,8 +572,8 @@ class Processor:
 
 def _locked_rows(session: Session, pks: Sequence[int]) -> dict[int, Message]:
     # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for a message.
-    # The raw mail stays in the database unless a step asks for it (attachments, bounces): the
-    # worker had it already.
+    # The raw mail stays in the database unless a step asks for it (a bounce): the prepare step
+    # had it already, and minimised it there.
     query = select(Message).where(Message.id.in_(list(pks))).options(defer(Message.raw)).with_for_update()
     return {row.id: row for row in session.execute(query).scalars()}
 

@@ -1,4 +1,4 @@
-"""The pure steps of processing one recorded message: parse, screen, thread keys.
+"""The pure steps of processing one recorded message: parse, screen, thread keys, minimise.
 
 Kept apart from the pipeline's database work so that they can run anywhere — in the pipeline's
 own thread or in a worker process (inbox_bot.workers) — from plain values: the raw bytes and a
@@ -38,6 +38,8 @@ class PrepareSettings:
     dkim_verify: bool
     reference_prefix: str
     domain: str
+    keep_attachments: bool = False
+    attachment_max_bytes: int = 10_000_000
 
     @classmethod
     def from_settings(cls, settings) -> "PrepareSettings":
@@ -47,6 +49,8 @@ class PrepareSettings:
             dkim_verify=settings.approval.dkim_verify,
             reference_prefix=settings.cases.reference_prefix,
             domain=settings.organisation.domain,
+            keep_attachments=settings.retention.keep_attachments,
+            attachment_max_bytes=settings.retention.attachment_max_bytes,
         )
 
 
@@ -59,6 +63,9 @@ class Prepared:
     mail: InboundMail
     screen: ScreenResult
     keys: ThreadKeys
+    # The raw mail to keep once processed, attachment content replaced by a note
+    # (inbox_bot.minimise); None when it is kept as received.
+    minimised: bytes | None = None
 
 
 def prepare(item: Recorded, ps: PrepareSettings) -> Prepared:
@@ -80,4 +87,12 @@ def prepare(item: Recorded, ps: PrepareSettings) -> Prepared:
 
         result = recheck(mail, raw, result, ps.screen, RULES)
     keys = thread_keys(mail, ps.reference_prefix, ps.domain)
-    return Prepared(item.pk, item.uid, item.uidvalidity, item.received_at, mail, result, keys)
+    minimised = None
+    if mail.attachments:
+        # Here rather than where the record is written: re-parsing a message with attachments
+        # is the costliest thing done to it, and this step runs beside the database work.
+        from inbox_bot.minimise import strip_attachments
+
+        kept = strip_attachments(raw, keep=ps.keep_attachments, max_bytes=ps.attachment_max_bytes)
+        minimised = kept if kept is not raw else None
+    return Prepared(item.pk, item.uid, item.uidvalidity, item.received_at, mail, result, keys, minimised)
