@@ -121,28 +121,31 @@ class Classifier:
         items: Sequence[tuple[str, str]],
         triage_threshold: float | None = None,
         languages: Sequence[str | None] | None = None,
+        own_text: bool = False,
     ) -> list[Prediction]:
         """Classify (subject, raw body) pairs in one vectorised pass.
 
         `languages`, parallel to `items`, are languages the caller already knows (ISO 639-1);
         a None or "und" entry is detected here. Detection is most of the classification time, so
-        a caller that parsed the message passes what it found.
+        a caller that parsed the message passes what it found. `own_text`: the bodies are
+        `textprep.sender_text` already (as the parser keeps it), so it is not worked out twice.
         """
         if languages is None:
             languages = [None] * len(items)
         elif len(languages) != len(items):
             raise ValueError(f"{len(languages)} languages for {len(items)} messages")
-        return self._predict(items, languages, triage_threshold)
+        return self._predict(items, languages, triage_threshold, own_text)
 
     def _predict(
         self,
         items: Sequence[tuple[str, str]],
         languages: Sequence[str | None],
         triage_threshold: float | None,
+        own_text: bool = False,
     ) -> list[Prediction]:
         from classifiers.textprep import sender_text
 
-        own = [sender_text(body or "") for _, body in items]
+        own = [body or "" for _, body in items] if own_text else [sender_text(body or "") for _, body in items]
         texts = [model_text(subject, text, prepared=True) for (subject, _), text in zip(items, own)]
         langs = [
             given if given and given != "und" else _detect(text if text.strip() else subject)

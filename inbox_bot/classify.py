@@ -54,7 +54,9 @@ def classify_mails(cs: ClassifierSettings, mails: Sequence[InboundMail]) -> list
     # The parser has detected each message's language already: detecting it twice would be
     # most of the classification time.
     predictions = clf.predict_many(
-        [(m.subject, m.full_text) for m in mails],
+        # The parser kept what the sender wrote (InboundMail.text = sender_text(full_text)).
+        [(m.subject, m.text) for m in mails],
+        own_text=True,
         triage_threshold=cs.triage_threshold,
         languages=[m.language if m.language != "und" else None for m in mails],
     )

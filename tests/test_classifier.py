@@ -204,3 +204,28 @@ def test_triage_threshold_sends_the_chosen_share():
     confidence = np.linspace(0.0, 1.0, 101)
     t = triage_threshold_for(confidence, 0.15)
     assert (confidence < t).mean() == pytest.approx(0.15, abs=0.01)
+
+
+def test_classifying_parsed_mail_by_its_kept_text_equals_classifying_its_full_text(classifier_ready, shared_corpora):
+    # The daemon hands the model the sender's own text the parser already kept
+    # (InboundMail.text) instead of having it worked out again from the full text. Guards
+    # against the two ever differing: over the real-world mail corpus, every prediction must
+    # be the one the full text gives.
+    import os
+
+    from inbox_bot.classify import classify_mails
+    from inbox_bot.config import ClassifierSettings
+    from inbox_bot.parsing import parse_message
+
+    mails = []
+    for path in sorted((shared_corpora / "mime").rglob("*.eml")):
+        try:
+            mails.append(parse_message(path.read_bytes()))
+        except Exception:  # noqa: BLE001 - unreadable mail is the parser's tests' business
+            continue
+    assert len(mails) > 500
+    cs = ClassifierSettings(model_dir=os.environ["INBOX_BOT_MODEL_DIR"])
+    got = classify_mails(cs, mails)
+    expected = classifier_ready.predict_many(
+        [(m.subject, m.full_text) for m in mails], languages=[m.language if m.language != "und" else None for m in mails])
+    assert [(c.labels, c.confidence, c.scores) for c in got] == [(p.labels, p.confidence, p.scores) for p in expected]
