@@ -21,7 +21,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from inbox_bot import cases, compose, ids, outbox
@@ -257,7 +257,10 @@ def drafts_for_new_case(session: Session, settings: Settings, case: Case, now: d
     """
     if case.requester is None or case.status in ("triage", "awaiting_identity"):
         return []
-    existing = set(session.execute(select(Draft.kind).where(Draft.case_id == case.id)).scalars())
+    existing = {d.kind for d in session.new if isinstance(d, Draft) and d.case_id == case.id}
+    if inspect(case).persistent:
+        # A case opened in this transaction is not written yet: no draft of it can be either.
+        existing |= set(session.execute(select(Draft.kind).where(Draft.case_id == case.id)).scalars())
     return [create_draft(session, settings, case, kind, now=now) for kind in kinds_for_labels(case.labels) if kind not in existing]
 
 
