@@ -385,6 +385,9 @@ def _decode_once(value: str) -> str:
 
 
 def _strip_controls(value: str) -> str:
+    if value.isascii() and value.isprintable():
+        # No control character in it (every ASCII one is unprintable), nor any line separator.
+        return " ".join(value.split())
     chars = [" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value]
     return " ".join("".join(chars).split())
 
@@ -412,7 +415,8 @@ def clean_header_text(value: str) -> str:
 
 def _check_address(value: str, what: str) -> str:
     value = value.strip()
-    if not _ADDRESS.match(value) or any(unicodedata.category(c) == "Cc" for c in value):
+    # A printable string has no control character: the per-character look is for the rest.
+    if not _ADDRESS.match(value) or (not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value)):
         raise ValueError(f"{what} is not a single plain address")
     return value
 

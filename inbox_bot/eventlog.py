@@ -37,10 +37,11 @@ def write(session: Session) -> None:
         return
     # A case not yet written (its id handed out in advance, inbox_bot.ids) keeps its events
     # until it is: written before it, they would point at a row that does not exist yet.
-    ready = [(t, case, row) for t, case, row in pending if _written(case)]
+    written = {id(case): _written(case) for _, case, _ in pending}  # once per case, not per event
+    ready = [(t, case, row) for t, case, row in pending if written[id(case)]]
     if not ready:
         return
-    session.info[_KEY] = [item for item in pending if not _written(item[1])]
+    session.info[_KEY] = [item for item in pending if not written[id(item[1])]]
     session.connection().execute(insert(CaseEvent.__table__), [dict(row, case_id=case.id) for _, case, row in ready])
 
 
