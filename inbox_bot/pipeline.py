@@ -375,7 +375,7 @@ class Processor:
             row.model_version = classification.model_version
         case = self._carry_out(session, p, decision, classification, threaded)
         if p.screen.verdict == "bounce" and case is None:
-            case = self._note_bounce(session, row)
+            case = self._note_bounce(session, row, p.bounced_ids)
         row.decision = decision.action
         row.case_id = case.id if case is not None else None
         row.status = "processed"
@@ -513,18 +513,16 @@ class Processor:
         case.flags = sorted(set(case.flags) | set(decision.flags))
         lifecycle.on_follow_up(session, self.settings, case, p.mail, decision, now=p.received_at)
 
-    def _note_bounce(self, session: Session, row: Message) -> Case | None:
+    def _note_bounce(self, session: Session, row: Message, returned: Sequence[str]) -> Case | None:
         """A bounce of one of our replies: record it on the reply's case and tell the DPO.
 
         The reply is found by its Message-ID (fixed in the outbox when queued) in the headers the
-        bounce returns. The requester has not been reached, and only the DPO can do something.
+        bounce returns (found by the prepare step). The requester has not been reached, and only
+        the DPO can do something.
         """
-        from inbox_bot.parsing import bounced_message_ids
-
-        ids = bounced_message_ids(row.raw or b"", self.settings.organisation.domain)
-        if not ids:
+        if not returned:
             return None
-        sent = session.execute(select(OutboxRow).where(OutboxRow.message_id.in_(ids))).scalars().first()
+        sent = session.execute(select(OutboxRow).where(OutboxRow.message_id.in_(returned))).scalars().first()
         if sent is None or sent.case_id is None:
             return None
         case = session.get(Case, sent.case_id)
@@ -572,8 +570,8 @@ class Processor:
 
 def _locked_rows(session: Session, pks: Sequence[int]) -> dict[int, Message]:
     # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for a message.
-    # The raw mail stays in the database unless a step asks for it (a bounce): the prepare step
-    # had it already, and minimised it there.
+    # The raw mail stays in the database: the prepare step had it already, and took from it
+    # what applying needs (the minimised copy, a bounce's returned ids).
     query = select(Message).where(Message.id.in_(list(pks))).options(defer(Message.raw)).with_for_update()
     return {row.id: row for row in session.execute(query).scalars()}
 

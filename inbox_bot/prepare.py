@@ -66,6 +66,8 @@ class Prepared:
     # The raw mail to keep once processed, attachment content replaced by a note
     # (inbox_bot.minimise); None when it is kept as received.
     minimised: bytes | None = None
+    # A bounce's Message-IDs of ours that it returns (inbox_bot.parsing.bounced_message_ids).
+    bounced_ids: tuple[str, ...] = ()
 
 
 def prepare(item: Recorded, ps: PrepareSettings) -> Prepared:
@@ -95,4 +97,9 @@ def prepare(item: Recorded, ps: PrepareSettings) -> Prepared:
 
         kept = strip_attachments(raw, keep=ps.keep_attachments, max_bytes=ps.attachment_max_bytes)
         minimised = kept if kept is not raw else None
-    return Prepared(item.pk, item.uid, item.uidvalidity, item.received_at, mail, result, keys, minimised)
+    bounced_ids: tuple[str, ...] = ()
+    if result.verdict == "bounce":
+        from inbox_bot.parsing import bounced_message_ids
+
+        bounced_ids = tuple(bounced_message_ids(raw, ps.domain))
+    return Prepared(item.pk, item.uid, item.uidvalidity, item.received_at, mail, result, keys, minimised, bounced_ids)
