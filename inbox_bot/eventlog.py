@@ -1,12 +1,14 @@
-"""Case events written in bulk: one INSERT per table write instead of an ORM object each.
+"""Rows written in bulk: case events and screening hits, one INSERT per table write.
 
 A message that opens a case records five or six events (opened, reply queued, status changes,
-draft created and mailed). As ORM objects they were a sixth of a message's processing time;
-here they wait in a buffer on the session and go to the database in one executemany:
+draft created and mailed), and screening notes a hit or two for each message. As ORM objects
+they were a sixth of a message's processing time; here they wait in a buffer on the session and
+go to the database in one executemany per table:
 
 - when the session flushes (after the flush, so a new case has its id),
 - before any commit, a savepoint's included,
-- before anything reads case events (a query on CaseEvent, or loading `Case.events`),
+- before anything reads their table (a query on CaseEvent or ScreenHit, or loading
+  `Case.events`),
 
 and those recorded inside a savepoint that is rolled back are dropped with it. A case whose
 `events` collection is already loaded in the session gets its event as an ORM object instead,
@@ -26,27 +28,40 @@ _KEY = txscope.key("inbox_bot.pending_events")
 
 def buffer(session: Session, case: Case, row: dict) -> None:
     """Queue one event row (without case_id: taken from `case` when written)."""
+    buffer_row(session, CaseEvent, row, parent=case, parent_key="case_id")
+
+
+def buffer_row(session: Session, model, row: dict, *, parent=None, parent_key: str | None = None) -> None:
+    """Queue one row of `model`, a table nothing updates in the transaction that writes it.
+
+    With `parent`, the row waits until the parent is written and takes its id as `parent_key`.
+    """
     transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_KEY, []).append((transaction, case, row))
+    session.info.setdefault(_KEY, []).append((transaction, model, parent, parent_key, row))
 
 
 def write(session: Session) -> None:
-    """Write every buffered event whose case has an id (all of them after a flush)."""
+    """Write every buffered row whose parent is written (all of them after a flush)."""
     pending = session.info.get(_KEY)
     if not pending:
         return
     # A case not yet written (its id handed out in advance, inbox_bot.ids) keeps its events
     # until it is: written before it, they would point at a row that does not exist yet.
-    written = {id(case): _written(case) for _, case, _ in pending}  # once per case, not per event
-    ready = [(t, case, row) for t, case, row in pending if written[id(case)]]
+    written = {id(parent): parent is None or _written(parent) for _, _, parent, _, _ in pending}  # once per parent
+    ready = [item for item in pending if written[id(item[2])]]
     if not ready:
         return
-    session.info[_KEY] = [item for item in pending if not written[id(item[1])]]
-    session.connection().execute(insert(CaseEvent.__table__), [dict(row, case_id=case.id) for _, case, row in ready])
+    session.info[_KEY] = [item for item in pending if not written[id(item[2])]]
+    by_table: dict = {}
+    for _, model, parent, parent_key, row in ready:
+        by_table.setdefault(model.__table__, []).append(row if parent is None else dict(row, **{parent_key: parent.id}))
+    connection = session.connection()
+    for table, rows in by_table.items():
+        connection.execute(insert(table), rows)
 
 
-def _written(case: Case) -> bool:
-    return case.id is not None and inspect(case).persistent
+def _written(parent) -> bool:
+    return parent.id is not None and inspect(parent).persistent
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -71,8 +86,11 @@ def _before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _before_read(state) -> None:
-    if state.is_select and state.session.info.get(_KEY) and any(m.class_ is CaseEvent for m in state.all_mappers):
-        write(state.session)
+    pending = state.session.info.get(_KEY) if state.is_select else None
+    if pending:
+        models = {item[1] for item in pending}
+        if any(m.class_ in models for m in state.all_mappers):
+            write(state.session)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, defer
 
-from inbox_bot import approval, cases, classify, deadlines, grouplookups, ids, lifecycle, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, eventlog, grouplookups, ids, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -368,7 +368,8 @@ class Processor:
         row.language = p.mail.language
         row.screen_verdict = p.screen.verdict
         for hit in p.screen.hits:
-            session.add(ScreenHit(message_pk=row.id, rule=hit.rule, verdict=hit.verdict, reason=hit.reason[:1000]))
+            eventlog.buffer_row(session, ScreenHit, {"message_pk": row.id, "rule": hit.rule, "verdict": hit.verdict,
+                                                     "reason": hit.reason[:1000]})
         if classification is not None:
             row.labels = list(classification.labels)
             row.confidence = classification.confidence

@@ -72,3 +72,33 @@ def test_an_event_for_a_case_not_yet_written_gets_its_id(db):
         rows = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)).scalars().all()
         assert [(e.kind, e.detail, e.at) for e in rows] == [("opened", {"labels": ["access"]}, local(2026, 3, 9, 10, 0))]
         assert session.execute(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id.is_(None))).scalar_one() == 0
+
+
+def test_screening_hits_are_written_in_bulk_seen_in_their_transaction_and_dropped_with_a_savepoint(db):
+    # Guards the second table written through the buffer: a hit must reach the database with
+    # its message, be visible to a query before the commit, and go with a rolled-back savepoint.
+    from datetime import datetime, timezone
+
+    from inbox_bot import eventlog
+    from inbox_bot.schema import Message, ScreenHit
+
+    with db.transaction() as session:
+        message = Message(mailbox="INBOX", uidvalidity=1, uid=1, message_key="k1", raw=b"x", size=1,
+                          received_at=datetime(2026, 3, 2, 9, tzinfo=timezone.utc), status="new", attempts=0)
+        session.add(message)
+        session.flush()
+        eventlog.buffer_row(session, ScreenHit, {"message_pk": message.id, "rule": "auto_submitted",
+                                                 "verdict": "auto_reply", "reason": "Auto-Submitted: auto-replied"})
+        seen = session.execute(select(ScreenHit.rule).where(ScreenHit.message_pk == message.id)).scalars().all()
+        assert seen == ["auto_submitted"]
+        with pytest.raises(RuntimeError):
+            with session.begin_nested():
+                eventlog.buffer_row(session, ScreenHit, {"message_pk": message.id, "rule": "dropped",
+                                                         "verdict": "auto_reply", "reason": "rolled back"})
+                raise RuntimeError("the message failed")
+        eventlog.buffer_row(session, ScreenHit, {"message_pk": message.id, "rule": "list_unsubscribe",
+                                                 "verdict": "newsletter", "reason": "List-Unsubscribe"})
+        pk = message.id
+    with db.session() as session:
+        rules = session.execute(select(ScreenHit.rule).where(ScreenHit.message_pk == pk).order_by(ScreenHit.id)).scalars().all()
+    assert rules == ["auto_submitted", "list_unsubscribe"]
