@@ -178,7 +178,7 @@ def digest_command(obj: Context, print_only, html):
 @click.option("--dry-run", is_flag=True, help="List what would go; change nothing.")
 @click.pass_obj
 def retention_command(obj: Context, dry_run):
-    """Purge or anonymise closed cases past the retention period."""
+    """Purge or anonymise closed cases past the retention period; clear old mail without a case."""
     from inbox_bot import retention
     from inbox_bot.schema import utcnow
 
@@ -187,13 +187,16 @@ def retention_command(obj: Context, dry_run):
     db = obj.database()
     with db.transaction() as session:
         plan = retention.plan_retention(session, settings, now)
+        uncased = retention.plan_uncased(session, settings, now)
         for item in plan:
             click.echo(f"{item.reference}  closed {item.closed_at:%Y-%m-%d}  {item.action}  "
                        f"messages {len(item.messages)}  outgoing {len(item.outgoing)}  drafts {len(item.drafts)}")
         if not dry_run:
             retention.apply_retention(session, plan)
+            retention.apply_uncased(session, uncased)
     verb = "would be" if dry_run else "were"
     click.echo(f"{len(plan)} cases {verb} {settings.retention.mode}d")
+    click.echo(f"{len(uncased)} messages without a case {verb} cleared")
 
 
 @cli.group(cls=Group)

@@ -133,6 +133,7 @@ class DigestSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     closed_case_days: int = 1095  # three years after closing
+    uncased_mail_days: int = 90  # processed mail without a case is cleared after this; 0 or less: never
     mode: str = "anonymise"  # anonymise | purge
     keep_attachments: bool = False
     attachment_max_bytes: int = 10_000_000

@@ -11,6 +11,14 @@ showed is what goes. Two modes (`retention.mode`):
 - purge: the case, its history, drafts, messages and outgoing copies are deleted.
 
 The suppression list is untouched in both modes: it exists so that marketing stays stopped.
+
+Processed mail that never got a case (auto-replies, bounces, newsletters, mail ignored as
+"other", the DPO's approval answers) has its own period, `retention.uncased_mail_days`:
+`plan_uncased` lists it, `apply_uncased` clears its raw mail, sender, subject, Message-ID and
+last error and the reasons of its screening hits, in both modes. The row stays, with rule and
+verdict of each hit (the audit of what was decided): its `message_key`, a hash, is what stops
+the same mail being processed twice. Quarantined and new mail is left for the DPO and the
+pipeline.
 """
 
 from __future__ import annotations
@@ -19,13 +27,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot.config import Settings
-from inbox_bot.schema import Case, Draft, Message, OutboxRow
+from inbox_bot.schema import Case, Draft, Message, OutboxRow, ScreenHit
 
 log = logging.getLogger(__name__)
+
+# Ids per UPDATE: well under SQLite's bound-parameter limit (999 before 3.32), and few enough
+# round trips for hundreds of thousands of messages.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -104,3 +116,40 @@ def _anonymise(case: Case) -> None:
         event.detail = kept
         if "@" in (event.actor or ""):
             event.actor = "requester"
+
+
+def plan_uncased(session: Session, settings: Settings, now: datetime) -> tuple[int, ...]:
+    """Ids of processed messages without a case, processed at least `uncased_mail_days` before
+    `now`, that still hold personal data; nothing is changed. Empty when the period is 0 or less."""
+    days = settings.retention.uncased_mail_days
+    if days <= 0:
+        return ()
+    cutoff = now - timedelta(days=days)
+    return _ids(session, Message.id, (
+        Message.case_id.is_(None)
+        & (Message.status == "processed")  # not quarantined (waits for the DPO), not new
+        & Message.processed_at.is_not(None)
+        & (Message.processed_at <= cutoff)
+        # Already cleared rows are not listed again, so a second run reports 0.
+        & or_(*(column.is_not(None) for column in (
+            Message.raw, Message.sender, Message.subject, Message.message_id, Message.last_error)))
+    ))
+
+
+def apply_uncased(session: Session, ids: tuple[int, ...] | list[int]) -> int:
+    """Clear the messages a `plan_uncased` listed, in the caller's transaction; return how many.
+
+    Plain UPDATEs over chunks of ids, not ORM objects: a mailbox may hold hundreds of thousands.
+    """
+    cleared = 0
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        cleared += session.execute(
+            update(Message).where(Message.id.in_(chunk))
+            .values(raw=None, sender=None, subject=None, message_id=None, last_error=None)
+        ).rowcount
+        # A hit's reason may quote a header value (a sender, a subject); rule and verdict stay.
+        session.execute(update(ScreenHit).where(ScreenHit.message_pk.in_(chunk)).values(reason=""))
+    log.info("retention: %d messages without a case cleared", cleared)
+    return cleared
