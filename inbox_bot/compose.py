@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import importlib.util
 import os
 import re
 import secrets
@@ -109,11 +110,39 @@ _MONTHS_EN = (
 
 
 def default_templates_dir() -> Path:
-    """`$INBOX_BOT_TEMPLATES` when set, else the repository's top-level templates/."""
+    """Where the templates are read from.
+
+    `$INBOX_BOT_TEMPLATES` when set; else the repository's top-level templates/ when it exists
+    (a checkout or an editable install); else the copy an installed wheel carries as the package
+    `inbox_bot_templates` (pyproject.toml maps that package onto templates/). When none is
+    there, the repository's path, so that a missing template names where it was looked for.
+    """
     override = os.environ.get(TEMPLATES_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1] / "templates"
+    root = Path(__file__).resolve().parents[1]
+    checkout = root / "templates"
+    # pyproject.toml tells a checkout from site-packages, where another distribution may have
+    # put a top-level templates/ folder of its own.
+    if checkout.is_dir() and (root / "pyproject.toml").is_file():
+        return checkout
+    return _installed_templates_dir() or checkout
+
+
+def _installed_templates_dir() -> Path | None:
+    """The folder of the installed `inbox_bot_templates` package, or None when not installed."""
+    # Without this, a real (non-editable) install looks for templates/ beside site-packages,
+    # which does not exist, and every acknowledgement fails. Jinja's FileSystemLoader needs
+    # real files on disk: a wheel installs package data as plain files, so the package's folder
+    # is used as it is. The package has no __init__.py (templates/ holds only letters), and on
+    # Python 3.11 importlib.resources.files() gives such a package as a MultiplexedPath, not a
+    # filesystem path, so the folder is taken from the import spec's search locations.
+    spec = importlib.util.find_spec("inbox_bot_templates")
+    locations = spec.submodule_search_locations if spec is not None else None
+    for location in locations or ():
+        if Path(location).is_dir():
+            return Path(location)
+    return None
 
 
 def _dir(templates_dir: Path | str | None) -> Path:
