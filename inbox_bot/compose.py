@@ -120,6 +120,11 @@ def default_templates_dir() -> Path:
     override = os.environ.get(TEMPLATES_ENV)
     if override:
         return Path(override)
+    return _shipped_templates_dir()
+
+
+def _shipped_templates_dir() -> Path:
+    """The templates that come with the code: the checkout's, else the installed package's."""
     root = Path(__file__).resolve().parents[1]
     checkout = root / "templates"
     # pyproject.toml tells a checkout from site-packages, where another distribution may have
@@ -306,7 +311,7 @@ def _root(templates_dir: Path | str | None) -> str:
     return os.environ.get(TEMPLATES_ENV) or _DEFAULT_ROOT
 
 
-_DEFAULT_ROOT = str(Path(__file__).resolve().parents[1] / "templates")
+_DEFAULT_ROOT = str(_shipped_templates_dir())  # the same place as default_templates_dir
 
 
 def _env(templates_dir: Path | str | None) -> jinja2.Environment:
