@@ -58,7 +58,14 @@ def decide(
                 # "I still have no answer": the same request again, chasing the clock.
                 flags.append("reminder")
         elif threaded.status in ("closed", "answered", "rejected"):
-            flags.append("reopened")
+            if classification is not None and labels == ("other",) and not classification.triage:
+                # "Thank you" after the answer asks for nothing: it joins the case's history
+                # without reopening it, which would withdraw the register's outcome and put a
+                # finished case back on the DPO's list. Anything else, or anything unsure,
+                # reopens: a missed complaint about the answer costs more than a look.
+                flags.append("after_close")
+            else:
+                flags.append("reopened")
         else:
             flags.append("reminder" if _is_reminder(labels, threaded) else "follow_up")
         return Decision(

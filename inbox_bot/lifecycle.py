@@ -43,7 +43,7 @@ def on_follow_up(session: Session, settings: Settings, case: Case, mail: Inbound
     """Called in the message's transaction when a message attaches to an existing case."""
     now = now or utcnow()
     flags = set(decision.flags)
-    if case.status in REOPENING_STATUSES:
+    if case.status in REOPENING_STATUSES and "after_close" not in flags:
         cases.transition(session, case, "in_progress", at=now, why="the requester wrote again")
         cases.add_flag(session, case, "reopened", at=now)
     elif case.status == "awaiting_identity" and "duplicate" not in flags:

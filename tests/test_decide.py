@@ -76,6 +76,17 @@ def test_a_reply_to_a_closed_case_reopens_it():
     assert decide(mail(), REQUEST, case, labels("erasure")).flags == ("reopened",)
 
 
+def test_a_thank_you_after_the_answer_does_not_reopen_but_anything_unsure_does():
+    # Guards against "dziękuję" reopening a finished case (its register outcome withdrawn, back on
+    # the DPO's list), and against the opposite error: an unsure classification must reopen.
+    case = ThreadedCase("IODO-2026-00001", "answered", ("access",), "jan@example.pl", "in_reply_to")
+    thanks = mail("Re: [IODO-2026-00001] Odpowiedź", "Dziękuję bardzo, wszystko otrzymałem.")
+    assert decide(thanks, REQUEST, case, labels("other")).flags == ("after_close",)
+    assert decide(thanks, REQUEST, case, labels("other", triage=True, confidence=0.3)).flags == ("reopened",)
+    assert decide(thanks, REQUEST, case, labels("complaint")).flags == ("reopened",)
+    assert decide(thanks, REQUEST, case, None).flags == ("reopened",)
+
+
 def test_reminder_words_in_polish_and_english():
     assert looks_like_reminder("Ponaglenie: wniosek z 3 października")
     assert looks_like_reminder("I still haven't received a reply to my request")

@@ -111,6 +111,22 @@ def test_a_reply_reopens_a_closed_case(db, db_url):
     assert [e.kind for e in history(db, case)][-2:] == ["status", "reopened"]
 
 
+def test_a_reply_that_asks_nothing_leaves_a_closed_case_closed(db, db_url):
+    # Guards against a thank-you reopening the case: its closing date and outcome stay, so the
+    # register and retention still see it as finished.
+    settings = make_settings(db_url)
+    with db.transaction() as session:
+        case = make_case(session, status="in_progress")
+        cases.transition(session, case, "answered", at=local(2026, 4, 20, 9, 0))
+        cases.transition(session, case, "closed", at=local(2026, 4, 21, 9, 0))
+        decision = Decision(action="attach", reason="", labels=("other",), case_reference=case.reference,
+                            flags=("after_close",))
+        lifecycle.on_follow_up(session, settings, case, _mail(), decision, now=local(2026, 5, 1, 9, 0))
+    assert case.status == "closed" and case.closed_at == local(2026, 4, 21, 9, 0) and case.outcome == "answered"
+    assert "reopened" not in (case.flags or [])
+    assert "reopened" not in [e.kind for e in history(db, case)]
+
+
 def test_a_reminder_raises_the_open_case(db, db_url):
     # "I still have no answer" must reach the DPO as a raised case, not a new case or nothing.
     settings = make_settings(db_url)
