@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inbox_bot import eventlog, grouplookups, txscope
+from inbox_bot.database import unwritten
 from inbox_bot.errors import LifecycleError
 from inbox_bot.schema import Case, CaseEvent, ReferenceCounter, utcnow
 
@@ -133,8 +134,8 @@ def find_open_case_for(session: Session, requester: str) -> list[Case]:
     # empty answer then costs no ORM load.
     ids = list(session.connection().execute(query).scalars())
     found = [session.get(Case, case_id) for case_id in ids]
-    unwritten = [c for c in session.new if isinstance(c, Case) and c.requester == requester and c.status in OPEN_STATUSES]
-    return found + sorted(unwritten, key=lambda c: c.id or 0)
+    added = [c for c in unwritten(session, Case) if c.requester == requester and c.status in OPEN_STATUSES]
+    return found + sorted(added, key=lambda c: c.id or 0)
 
 
 def by_reference(session: Session, reference: str) -> Case | None:
@@ -145,7 +146,7 @@ def by_reference(session: Session, reference: str) -> Case | None:
     and was redone one message at a time.
     """
     reference = reference.upper()
-    for row in session.new:
-        if isinstance(row, Case) and row.reference == reference:
-            return row
+    for case in unwritten(session, Case):
+        if case.reference == reference:
+            return case
     return session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none()

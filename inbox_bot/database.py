@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -28,6 +28,19 @@ WRITE_OPTION = "inbox_bot_write"
 
 class SchemaOutdated(SystemFault):
     """The database is not at the newest migration; `inbox-bot db upgrade` fixes it."""
+
+
+_Row = TypeVar("_Row")
+
+
+def unwritten(session: Session, model: type[_Row]) -> list[_Row]:
+    """Rows of `model` added in this transaction and not yet written to the database.
+
+    The pipeline writes a group's rows together at its commit, without a flush in between, so
+    a lookup that must see what earlier messages of the group added (a case, a queued reply, a
+    suppression, a draft) looks here as well as in the database.
+    """
+    return [row for row in session.new if isinstance(row, model)]
 
 
 def _prepare_sqlite_file(url: str) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from inbox_bot import cases, compose, ids, outbox
 from inbox_bot.config import Settings
+from inbox_bot.database import unwritten
 from inbox_bot.errors import InboxBotError, LifecycleError
 from inbox_bot.schema import Case, Draft, Meta, utcnow
 
@@ -257,7 +258,7 @@ def drafts_for_new_case(session: Session, settings: Settings, case: Case, now: d
     """
     if case.requester is None or case.status in ("triage", "awaiting_identity"):
         return []
-    existing = {d.kind for d in session.new if isinstance(d, Draft) and d.case_id == case.id}
+    existing = {d.kind for d in unwritten(session, Draft) if d.case_id == case.id}
     if inspect(case).persistent:
         # A case opened in this transaction is not written yet: no draft of it can be either.
         existing |= set(session.execute(select(Draft.kind).where(Draft.case_id == case.id)).scalars())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from inbox_bot import compose, grouplookups, ids
 from inbox_bot.config import Settings
+from inbox_bot.database import unwritten
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, OutboxRow, utcnow
 
@@ -68,12 +69,10 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
             OutboxRow.recipient == recipient, OutboxRow.automatic.is_(True), OutboxRow.created_at >= min(starts)
         )
     ).one()
-    # Rows queued earlier in this transaction and not yet written count too (the pipeline
-    # writes a group's rows together at its commit).
-    unwritten = [row.created_at for row in session.new
-                 if isinstance(row, OutboxRow) and row.automatic and row.recipient == recipient]
+    # Rows queued earlier in this transaction and not yet written count too.
+    queued = [row.created_at for row in unwritten(session, OutboxRow) if row.automatic and row.recipient == recipient]
     for (cap, hours), sent, start in zip(windows, counts, starts):
-        sent += sum(1 for at in unwritten if at >= start)
+        sent += sum(1 for at in queued if at >= start)
         if sent >= cap:
             return f"{cap} automatic replies within {hours} h"
     return None

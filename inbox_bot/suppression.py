@@ -11,6 +11,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inbox_bot.database import unwritten
 from inbox_bot.errors import SenderError
 from inbox_bot.schema import Suppression, utcnow
 
@@ -30,7 +31,7 @@ def add(session: Session, address: str, *, reason: str = "marketing_optout", sou
     normalised = normalise(address)
     # Added earlier in this transaction but not yet written counts too (the pipeline writes a
     # group's rows together at its commit, not with a flush here).
-    if any(isinstance(row, Suppression) and row.address == normalised for row in session.new):
+    if any(row.address == normalised for row in unwritten(session, Suppression)):
         return False
     if session.connection().execute(select(Suppression.id).where(Suppression.address == normalised)).first():
         return False
