@@ -5,8 +5,8 @@ unique keys) and committed first; then messages are applied in groups, a transac
 failure in a group sends its messages through one by one, a transaction each); only after the
 commit does the caller move or flag them on the server. A message that fails alone counts an
 attempt, and after `limits.max_attempts` is parked in quarantine; the pass goes on.
-Parsing and screening of a backlog's batch run in a worker process (inbox_bot.workers) while
-the previous batch is applied here.
+Parsing, screening and classification of a backlog's batch run in a worker process
+(inbox_bot.workers) while the previous batch is applied here.
 """
 
 from __future__ import annotations
@@ -242,14 +242,13 @@ class Processor:
         outcomes = list(begun.settled)
         prepared: list[Prepared] = []
         by_pk: dict[int, Classification] = {}
+        results: list[Prepared | BaseException] = []
         if begun.batch is not None:
-            results = []
             for result, classification in self._pool.results_classified(begun.batch):
                 results.append(result)
                 if classification is not None:
                     by_pk[result.pk] = classification
         else:
-            results = []
             for item in begun.items:
                 try:
                     # A time limit per message: a message built to make the parser crawl must not

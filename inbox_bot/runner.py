@@ -96,7 +96,7 @@ class Runner:
             return
         batch_size = max(1, self.settings.mailbox.batch_size)
         # Two batches in hand: while one is applied here, the next is fetched, recorded and
-        # handed to the worker process to be parsed (inbox_bot.pipeline.Processor.begin).
+        # handed to the worker process to be prepared and classified (Processor.begin).
         in_hand = None
         unsettled: list[Outcome] = []
         for start in range(0, len(uids), batch_size):

@@ -193,7 +193,7 @@ class PreparePool:
         self._given_at: dict[int, float] = {}  # when the current child was handed the item
         self._done: dict[int, Prepared | BaseException] = {}
         self._awaiting: set[int] = set()  # requests prepared, their classification still to come
-        self._classes: dict[int, Classification | None] = {}  # None: the parent classifies it
+        self._classes: dict[int, Classification] = {}  # the child's classifications, until collected
         self._classifying = 0  # requests the child is classifying now, by its own word
         self._progress_at = 0.0  # the current child's last sign of work: ready or a result
         self._closed = False
@@ -290,8 +290,7 @@ class PreparePool:
         return child.stop() if child is not None else None
 
     def _give_up_classes(self) -> None:
-        for seq in self._awaiting:
-            self._classes[seq] = None
+        # Left unclassified: results_classified gives None for them, and the caller classifies.
         self._awaiting.clear()
         self._classifying = 0
 
@@ -353,7 +352,8 @@ class PreparePool:
             for seq, classification in found:
                 if seq in self._awaiting:
                     self._awaiting.discard(seq)
-                    self._classes[seq] = classification
+                    if classification is not None:
+                        self._classes[seq] = classification
         elif kind == "died":
             self._died(child, batch)
 
@@ -446,8 +446,6 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
             except Exception as exc:  # noqa: BLE001 - the message's result, sent to the parent
                 value, ok = _sendable(exc), False
             item = None
-            if ok and classify_with is not None and value.screen.is_request:
-                requests.append((seq, value.mail))
             try:
                 results_w.send(("result", seq, ok, value))
             except OSError:
@@ -456,7 +454,9 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
                 what = "the prepared message" if ok else f"prepare's {type(value).__name__}"
                 results_w.send(("result", seq, False, UnsendableError(
                     f"{what} could not be sent back from the worker process ({type(exc).__name__})")))
-                requests = [(s, m) for s, m in requests if s != seq]
+                ok = False  # the parent has no message to classify
+            if ok and classify_with is not None and value.screen.is_request:
+                requests.append((seq, value.mail))
             value = None
         if requests and not _send_classes(results_w, classify_with, requests):
             return  # the parent is gone
