@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -48,14 +49,45 @@ def message_key(raw: bytes) -> str:
     It absorbs a second fetch of the same mail under a new UID (a changed UIDVALIDITY, a copy
     put back by hand), which the (mailbox, uidvalidity, uid) key alone would take for new mail.
     """
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536], headersonly=True)
-        message_id = str(headers.get("Message-ID", "") or "").strip()
-    except Exception:  # a header block the parser chokes on still has bytes to hash
-        message_id = ""
+    message_id = _plain_message_id(raw)
+    if message_id is None:
+        try:
+            headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536], headersonly=True)
+            message_id = str(headers.get("Message-ID", "") or "").strip()
+        except Exception:  # a header block the parser chokes on still has bytes to hash
+            message_id = ""
     if message_id and "@" in message_id:
         return hashlib.sha256(b"mid:" + message_id.strip("<> \t").encode("utf-8", "surrogateescape")).hexdigest()
     return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+# The first Message-ID field, on one line of its own, and everything before it: header lines
+# as the stdlib parser reads them (a name of printable characters and a colon, a folded
+# continuation, or a leading "From " envelope line). A blank or any other line ends the parser's
+# header block, so a Message-ID after it is not the parser's either.
+_HEADER_LINES_THEN_ID = re.compile(
+    rb"(?:(?:From |[\041-\071\073-\176]*:|[ \t])[^\r\n]*\r?\n)*?[Mm][Ee][Ss][Ss][Aa][Gg][Ee]-[Ii][Dd]:([^\r\n]*)\r?\n(?![ \t])"
+)
+
+
+def _plain_message_id(raw: bytes) -> str | None:
+    """The Message-ID as the stdlib header parser reads it, read straight from the bytes; None
+    where that reading is not certain to be the same (folded, 8-bit, a bare CR, past 64 KiB).
+
+    Recording a backlog called the header parser once per message; this costs an eighth.
+    """
+    head = raw[:65536]
+    match = _HEADER_LINES_THEN_ID.match(head)
+    if match is None:
+        return None
+    # The parser also breaks lines at a bare CR; the pattern above knows only LF and CRLF.
+    before = head[:match.end()]
+    if before.count(b"\r") != before.count(b"\r\n"):
+        return None
+    value = match.group(1)
+    if not value.isascii():
+        return None  # the parser makes a Header object of 8-bit bytes: leave that reading to it
+    return value.decode("ascii").strip()
 
 
 @dataclass(frozen=True)
