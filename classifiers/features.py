@@ -61,6 +61,7 @@ _FOLD_EXTRA = str.maketrans(
 )
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"\w+")
+_TOKEN = re.compile(WORD_TOKEN)  # the word blocks' tokens, as CountVectorizer finds them
 
 
 def fold_diacritics(text: str) -> str:
@@ -80,10 +81,15 @@ _CITATION = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d{1,2}")
+_DIGIT = re.compile(r"\d")  # the same (Unicode) digits _CITATION's number matches
 
 
 def citation_tokens(text: str) -> str:
     """The legal articles `text` cites, as tokens: "art15 art21 art21_2" (sorted, no repeats)."""
+    if not _DIGIT.search(text):
+        # Every citation holds a number; most messages have none, and the pattern is slow to
+        # try at every position of a long text.
+        return ""
     found: set[str] = set()
     for match in _CITATION.finditer(text):
         number = int(match.group(1))
@@ -131,7 +137,15 @@ def char_ngram_buckets(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     each end; an n-gram may start or end on a space but never contain one inside, which is what
     scikit-learn's char_wb produces.
     """
-    parts = [" " + " ".join(_WORD.findall(t[:CHAR_TEXT_LIMIT])) + " " for t in texts]
+    return _char_buckets_of_parts([_char_part(_WORD.findall(t[:CHAR_TEXT_LIMIT])) for t in texts])
+
+
+def _char_part(words: Sequence[str]) -> str:
+    return " " + " ".join(words) + " "
+
+
+def _char_buckets_of_parts(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """char_ngram_buckets for texts already reduced to their padded, space-joined words."""
     joined = "\0".join(parts)
     cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     total = cp.shape[0]
@@ -196,6 +210,107 @@ def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix, dtype=np.float32)
 
 
+def _tfidf_rows(counts: sp.csr_matrix, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tfidf(counts, idf) as (data, indices, indptr), for counts in canonical CSR form.
+
+    The same float operations in the same order as tfidf() (log, times idf, squares summed per
+    row with np.add.reduceat as scipy's row sum does, reciprocal of the square root), so the
+    values are equal bit for bit, without tfidf's six scipy matrices per call, which cost more
+    than the arithmetic on a batch of a hundred messages.
+    """
+    indptr = counts.indptr
+    data = 1.0 + np.log(counts.data.astype(np.float32, copy=False))
+    data = data * idf[counts.indices]
+    n_rows = indptr.shape[0] - 1
+    lengths = np.diff(indptr)
+    filled = np.flatnonzero(lengths)
+    norms = np.zeros(n_rows, dtype=data.dtype)
+    if filled.shape[0]:
+        norms[filled] = np.add.reduceat(data * data, indptr[filled])
+    norms = np.sqrt(norms)
+    norms[norms == 0] = 1.0
+    scale = 1.0 / norms
+    data = (scale[np.repeat(np.arange(n_rows), lengths)] * data).astype(np.float32, copy=False)
+    return data, counts.indices, indptr
+
+
+def _hstack_rows(blocks: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], widths: Sequence[int]) -> sp.csr_matrix:
+    """sp.hstack of CSR blocks given as (data, indices, indptr): each row is its blocks' rows in turn."""
+    n_rows = blocks[0][2].shape[0] - 1
+    rows, cols, values = [], [], []
+    offset = 0
+    for (data, indices, indptr), width in zip(blocks, widths):
+        rows.append(np.repeat(np.arange(n_rows), np.diff(indptr)))
+        cols.append(indices.astype(np.int64) + offset)
+        values.append(data)
+        offset += width
+    row = np.concatenate(rows)
+    order = np.argsort(row, kind="stable")  # keeps block order, and column order within a block
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(row, minlength=n_rows))))
+    return sp.csr_matrix(
+        (np.concatenate(values)[order], np.concatenate(cols)[order], indptr), shape=(n_rows, offset), dtype=np.float32
+    )
+
+
+class _NgramIndex:
+    """A fixed vocabulary of word 1- and 2-grams, looked up for a whole batch with numpy.
+
+    Counts exactly what CountVectorizer(token_pattern=WORD_TOKEN, ngram_range, vocabulary)
+    counts, given each text's tokens: the tokens are numbered once (one dict lookup each), and a
+    bigram is found by its pair of token numbers in a sorted array instead of by building the
+    string "a b" for every adjacent pair; scikit-learn's pure-Python analyzer was half of the
+    classification time.
+    """
+
+    def __init__(self, vocab: Sequence[str], ngram_range: tuple[int, int]):
+        low, high = ngram_range
+        if not 1 <= low <= high <= 2:
+            raise ValueError(f"n-grams {ngram_range}: only unigrams and bigrams are indexed")
+        self.n_cols = len(vocab)
+        ids: dict[str, int] = {}
+        unigrams: list[tuple[int, int]] = []
+        bigrams: list[tuple[int, int, int]] = []
+        for col, term in enumerate(vocab):
+            words = term.split(" ")
+            # A term of another length can never be produced by the analyzer: it counts nothing.
+            if len(words) == 1 and low == 1:
+                unigrams.append((ids.setdefault(words[0], len(ids)), col))
+            elif len(words) == 2 and high == 2:
+                first = ids.setdefault(words[0], len(ids))
+                bigrams.append((first, ids.setdefault(words[1], len(ids)), col))
+        self.ids = ids
+        self.n_ids = len(ids)
+        self.unigram_col = np.full(self.n_ids + 1, -1, dtype=np.int64)  # last entry: unknown token (-1)
+        for token, col in unigrams:
+            self.unigram_col[token] = col
+        pairs = np.array(bigrams, dtype=np.int64).reshape(-1, 3)
+        keys = pairs[:, 0] * self.n_ids + pairs[:, 1]
+        order = np.argsort(keys)
+        self.bigram_keys = keys[order]
+        self.bigram_cols = pairs[order, 2]
+
+    def counts(self, tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Term counts, one row per token list, in canonical CSR form (as CountVectorizer gives)."""
+        n_rows = len(tokens)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_rows)
+        total = int(lengths.sum())
+        get = self.ids.get
+        ids = np.fromiter((get(t, -1) for words in tokens for t in words), dtype=np.int64, count=total)
+        doc_of = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+        cols = self.unigram_col[ids]
+        hit = cols >= 0
+        docs_out, cols_out = [doc_of[hit]], [cols[hit]]
+        if self.bigram_keys.shape[0] and total > 1:
+            first, second = ids[:-1], ids[1:]
+            ok = (first >= 0) & (second >= 0) & (doc_of[:-1] == doc_of[1:])
+            keys = first[ok] * self.n_ids + second[ok]
+            at = np.minimum(np.searchsorted(self.bigram_keys, keys), self.bigram_keys.shape[0] - 1)
+            found = self.bigram_keys[at] == keys
+            docs_out.append(doc_of[:-1][ok][found])
+            cols_out.append(self.bigram_cols[at[found]])
+        return _counts(np.concatenate(docs_out), np.concatenate(cols_out), n_rows, self.n_cols)
+
+
 @dataclass
 class FeatureSpace:
     """A fitted feature space: word vocabularies, kept character buckets and their idf."""
@@ -210,33 +325,87 @@ class FeatureSpace:
     cite_idf: np.ndarray
 
     def __post_init__(self) -> None:
-        self._word = _fixed_counter(self.word_vocab)
-        self._fold = _fixed_counter(self.fold_vocab)
-        self._cite = _fixed_counter(self.cite_vocab, (1, 1)) if self.cite_vocab else None
         self._char_column = np.full(1 << CHAR_BITS, -1, dtype=np.int64)
         self._char_column[self.char_buckets] = np.arange(self.char_buckets.shape[0])
+        self._indexes: tuple[_NgramIndex, _NgramIndex, _NgramIndex] | None = None
+        self._counters: tuple | None = None
 
     @property
     def n_features(self) -> int:
         return len(self.word_vocab) + len(self.fold_vocab) + int(self.char_buckets.shape[0]) + len(self.cite_vocab)
 
+    def _widths(self) -> tuple[int, int, int, int]:
+        return len(self.word_vocab), len(self.fold_vocab), int(self.char_buckets.shape[0]), len(self.cite_vocab)
+
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Feature rows for texts already passed through model_text()."""
+        """Feature rows for texts already passed through model_text().
+
+        Equal, bit for bit, to transform_plain(): each text is tokenised once per form (an ASCII
+        text is its own folded form, and its tokens serve all three folded blocks), the word
+        blocks are counted with _NgramIndex and weighted by _tfidf_rows.
+        """
+        if self._indexes is None:
+            self._indexes = (
+                _NgramIndex(self.word_vocab, WORD_RANGE),
+                _NgramIndex(self.fold_vocab, WORD_RANGE),
+                _NgramIndex(self.cite_vocab, (1, 1)),
+            )
+        word_index, fold_index, cite_index = self._indexes
+        blocks = []
+        for begin in range(0, len(texts), CHUNK):
+            chunk = list(texts[begin : begin + CHUNK])
+            word_tokens = [_TOKEN.findall(t) for t in chunk]
+            fold_tokens, char_parts = [], []
+            for text, words in zip(chunk, word_tokens):
+                if not text.isascii():
+                    # NFKD leaves ASCII alone and nothing else in fold_diacritics touches it.
+                    text = fold_diacritics(text)
+                    words = _TOKEN.findall(text)
+                fold_tokens.append(words if not STEM else _TOKEN.findall(stem_words(text)))
+                # \w+ and \b\w+\b find the same words (a greedy \w+ run is bounded by
+                # non-word characters), so the token list serves the character block whole.
+                char_parts.append(_char_part(words if len(text) <= CHAR_TEXT_LIMIT else _WORD.findall(text[:CHAR_TEXT_LIMIT])))
+            word = _tfidf_rows(word_index.counts(word_tokens), self.word_idf)
+            fold = _tfidf_rows(fold_index.counts(fold_tokens), self.fold_idf)
+            docs, buckets = _char_buckets_of_parts(char_parts)
+            cols = self._char_column[buckets]
+            keep = cols >= 0
+            char = _tfidf_rows(_counts(docs[keep], cols[keep], len(chunk), self.char_buckets.shape[0]), self.char_idf)
+            cite_tokens = [_TOKEN.findall(citation_tokens(t)) for t in chunk]
+            data, indices, indptr = _tfidf_rows(cite_index.counts(cite_tokens), self.cite_idf)
+            cite = (data * CITE_WEIGHT, indices, indptr)
+            blocks.append(_hstack_rows([word, fold, char, cite], self._widths()))
+        if not blocks:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+
+    def transform_plain(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """transform() the straightforward way: scikit-learn's analyzer and scipy's tfidf().
+
+        The reference the fast transform() is checked against (tests/test_classify_fast_equivalence.py).
+        """
+        if self._counters is None:
+            self._counters = (
+                _fixed_counter(self.word_vocab),
+                _fixed_counter(self.fold_vocab),
+                _fixed_counter(self.cite_vocab, (1, 1)) if self.cite_vocab else None,
+            )
+        word_counter, fold_counter, cite_counter = self._counters
         blocks = []
         for begin in range(0, len(texts), CHUNK):
             chunk = list(texts[begin : begin + CHUNK])
             folded = [fold_diacritics(t) for t in chunk]
-            word = tfidf(self._word.transform(chunk), self.word_idf)
-            fold = tfidf(self._fold.transform([stem_words(t) for t in folded]), self.fold_idf)
+            word = tfidf(word_counter.transform(chunk), self.word_idf)
+            fold = tfidf(fold_counter.transform([stem_words(t) for t in folded]), self.fold_idf)
             docs, buckets = char_ngram_buckets(folded)
             cols = self._char_column[buckets]
             keep = cols >= 0
             counts = _counts(docs[keep], cols[keep], len(chunk), self.char_buckets.shape[0])
             char = tfidf(counts, self.char_idf)
-            if self._cite is None:
+            if cite_counter is None:
                 cite = sp.csr_matrix((len(chunk), 0), dtype=np.float32)
             else:
-                cite = tfidf(self._cite.transform([citation_tokens(t) for t in chunk]), self.cite_idf) * CITE_WEIGHT
+                cite = tfidf(cite_counter.transform([citation_tokens(t) for t in chunk]), self.cite_idf) * CITE_WEIGHT
             blocks.append(sp.hstack([word, fold, char, cite], format="csr"))
         if not blocks:
             return sp.csr_matrix((0, self.n_features), dtype=np.float32)
