@@ -427,11 +427,34 @@ def _parse_structure(raw: bytes) -> tuple[Message, list[str]]:
         return fallback, [f"ParserFailure:{type(exc).__name__}"]
 
 
-def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
+def mail_language(subject: str, text: str) -> str:
+    """The language of a message from its subject and the sender's own text ("und" when unknown).
+
+    One definition for parse_message and for callers that parsed with detect=False and detect
+    later (inbox_bot.prepare), so that both readings give the same answer.
+    """
+    return detect_language(f"{subject}\n{text}")
+
+
+def parse_message(raw: bytes, *, max_text_chars: int = 200_000, detect: bool = True) -> InboundMail:
     """Parse a raw RFC 5322 message into an InboundMail.
 
     Raises SenderError only when nothing usable is there: empty input or no header at all.
-    Every other oddity is recorded in `defects` and parsing goes on.
+    Every other oddity is recorded in `defects` and parsing goes on. With detect=False the
+    language is not detected and reads "und" (mail_language gives it later when needed).
+    """
+    return parse_message_tree(raw, max_text_chars=max_text_chars, detect=detect)[0]
+
+
+def parse_message_tree(
+    raw: bytes, *, max_text_chars: int = 200_000, detect: bool = True
+) -> tuple[InboundMail, Message | None]:
+    """parse_message, and the stdlib's compat32 parse of `raw` it read, for a caller that needs it too.
+
+    The tree is exactly what BytesParser(policy=compat32).parsebytes(raw) gives, not mutated
+    (inbox_bot.minimise.strip_parsed rewrites it in place afterwards instead of parsing again).
+    None when the tree read is not that one: a byte-order mark or blank lines were cut off
+    first, or the parser failed and only the headers were read.
     """
     if not isinstance(raw, (bytes, bytearray)):
         raise SenderError("a message must be bytes")
@@ -446,6 +469,8 @@ def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
         message, defects = _parse_structure(body_start)
     except Exception as exc:
         raise SenderError(f"unparseable message: {type(exc).__name__}") from None
+    # body_start is a suffix of raw: the same length means nothing was cut off.
+    tree = message if len(body_start) == len(raw) and not defects else None
     try:
         raw_items = list(message.raw_items())[:MAX_HEADERS]
     except Exception:
@@ -519,9 +544,9 @@ def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
 
     subject = first_decoded("subject")
     text = sender_text(full_text)
-    language = detect_language(f"{subject}\n{text}")
+    language = mail_language(subject, text) if detect else "und"
 
-    return InboundMail(
+    mail = InboundMail(
         message_id=_first_id(first_raw("message-id")),
         sender=sender,
         sender_header=first_decoded("from") or first_decoded("sender"),
@@ -544,6 +569,7 @@ def parse_message(raw: bytes, *, max_text_chars: int = 200_000) -> InboundMail:
         size=len(raw),
         defects=tuple(defects + walker.defects),
     )
+    return mail, tree
 
 
 _HEADER_ID = re.compile(rb"^(?:Message-ID|Original-Message-ID|X-Original-Message-ID)[ \t]*:[ \t]*(?:\r?\n[ \t]+)?<([^<>\s]{1,900})>",
