@@ -20,8 +20,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Iterable, Sequence
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from inbox_bot import approval, cases, classify, deadlines, eventlog, grouplookups, ids, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
@@ -340,6 +340,7 @@ class Processor:
                     if self.stop is not None and self.stop.is_set():
                         break
                     done.append(self._apply(session, p, by_pk.get(p.pk), rows[p.pk]))
+                _write_records(session, rows.values())
         except Exception as exc:  # noqa: BLE001 - a message (or the commit) failed: each message again, alone
             if len(group) > 1:
                 log.warning("a group of %d messages failed (%s); applying them one by one", len(group), type(exc).__name__)
@@ -349,7 +350,9 @@ class Processor:
                     break
                 try:
                     with self.db.transaction() as session, session.no_autoflush:
-                        done.append(self._apply(session, p, by_pk.get(p.pk), _locked_rows(session, [p.pk])[p.pk]))
+                        rows = _locked_rows(session, [p.pk])
+                        done.append(self._apply(session, p, by_pk.get(p.pk), rows[p.pk]))
+                        _write_records(session, rows.values())
                 except Exception as exc:  # noqa: BLE001 - one bad message must not stop the pass
                     failed.append((p.pk, exc))
         for outcome in done:
@@ -379,42 +382,40 @@ class Processor:
             return Outcome(pk, uid, uidvalidity, "quarantined", destination="quarantine")
         return Outcome(pk, uid, uidvalidity, "retry", destination="stay")
 
-    def _apply(self, session: Session, p: Prepared, classification: Classification | None, row: Message) -> Outcome:
-        """Apply one message inside the caller's transaction; `row` is its record, locked."""
+    def _apply(self, session: Session, p: Prepared, classification: Classification | None, row: _Record) -> Outcome:
+        """Apply one message inside the caller's transaction; `row` is its record, locked.
+
+        What changes in the record is noted in `row.changes` and written by `_write_records`.
+        """
         settings = self.settings
         if row.status != "new":  # another process got here first
             return Outcome(p.pk, row.uid, row.uidvalidity, row.status, row.decision, destination=_destination_of(row))
         if approval.concerns_draft(session, settings, p.mail, p.keys):
             # The DPO's answer to a draft: approval, rejection or edit. Never a new case.
             outcome = approval.handle(session, settings, p.mail, p.screen, p.keys)
-            row.sender, row.subject, row.language = p.mail.sender, p.mail.subject[:1000], p.mail.language
-            row.screen_verdict, row.decision = p.screen.verdict, f"approval:{outcome}"[:32]
-            row.status, row.processed_at = "processed", utcnow()
-            return Outcome(p.pk, p.uid, p.uidvalidity, "processed", row.decision)
+            decision = f"approval:{outcome}"[:32]
+            row.changes = dict(sender=p.mail.sender, subject=p.mail.subject[:1000], language=p.mail.language,
+                               screen_verdict=p.screen.verdict, decision=decision, status="processed",
+                               processed_at=utcnow())
+            return Outcome(p.pk, p.uid, p.uidvalidity, "processed", decision)
         threaded = self._find_thread(session, p, classification)
         decision = decide(p.mail, p.screen, threaded, classification, Policy(settings.replies.acknowledge_other))
-        row.sender = p.mail.sender
-        row.message_id = p.mail.message_id
-        row.subject = p.mail.subject[:1000]
-        row.language = p.mail.language
-        row.screen_verdict = p.screen.verdict
         for hit in p.screen.hits:
             eventlog.buffer_row(session, ScreenHit, {"message_pk": row.id, "rule": hit.rule, "verdict": hit.verdict,
                                                      "reason": hit.reason[:1000]})
-        if classification is not None:
-            row.labels = list(classification.labels)
-            row.confidence = classification.confidence
-            row.model_version = classification.model_version
         case = self._carry_out(session, p, decision, classification, threaded)
         if p.screen.verdict == "bounce" and case is None:
             case = self._note_bounce(session, row, p.bounced_ids)
-        row.decision = decision.action
-        row.case_id = case.id if case is not None else None
-        row.status = "processed"
+        changes = dict(sender=p.mail.sender, message_id=p.mail.message_id, subject=p.mail.subject[:1000],
+                       language=p.mail.language, screen_verdict=p.screen.verdict, decision=decision.action,
+                       case_id=case.id if case is not None else None, status="processed", processed_at=utcnow())
+        if classification is not None:
+            changes.update(labels=list(classification.labels), confidence=classification.confidence,
+                           model_version=classification.model_version)
         if p.minimised is not None:
             # Attachment content is kept only where configured; the original stays on the server.
-            row.raw = p.minimised
-        row.processed_at = utcnow()
+            changes["raw"] = p.minimised
+        row.changes = changes
         reference = case.reference if case is not None else None
         destination = "other" if decision.action == "ignore" and p.screen.is_request else "processed"
         return Outcome(p.pk, p.uid, p.uidvalidity, "processed", decision.action, reference, destination)
@@ -545,7 +546,7 @@ class Processor:
         case.flags = sorted(set(case.flags) | set(decision.flags))
         lifecycle.on_follow_up(session, self.settings, case, p.mail, decision, now=p.received_at)
 
-    def _note_bounce(self, session: Session, row: Message, returned: Sequence[str]) -> Case | None:
+    def _note_bounce(self, session: Session, row: _Record, returned: Sequence[str]) -> Case | None:
         """A bounce of one of our replies: record it on the reply's case and tell the DPO.
 
         The reply is found by its Message-ID (fixed in the outbox when queued) in the headers the
@@ -600,12 +601,42 @@ class Processor:
             cases.record_event(session, case, "breach_alert_queued", detail={"outbox": row.id})
 
 
-def _locked_rows(session: Session, pks: Sequence[int]) -> dict[int, Message]:
+@dataclass
+class _Record:
+    """A message's record as applying reads it, and the columns applying changes in it."""
+
+    id: int
+    uid: int | None
+    uidvalidity: int | None
+    status: str
+    decision: str | None
+    screen_verdict: str | None
+    changes: dict | None = None
+
+
+def _locked_rows(session: Session, pks: Sequence[int]) -> dict[int, _Record]:
     # Locked on PostgreSQL, so a daemon and a `run --once` cannot both open a case for a message.
-    # The raw mail stays in the database: the prepare step had it already, and took from it
-    # what applying needs (the minimised copy, a bounce's returned ids).
-    query = select(Message).where(Message.id.in_(list(pks))).options(defer(Message.raw)).with_for_update()
-    return {row.id: row for row in session.execute(query).scalars()}
+    # Plain columns, not ORM objects: the raw mail stays in the database (the prepare step had
+    # it already, and took from it what applying needs), and the changes are written by
+    # `_write_records` in one statement per shape instead of a flushed object per message.
+    table = Message.__table__
+    query = (select(table.c.id, table.c.uid, table.c.uidvalidity, table.c.status, table.c.decision,
+                    table.c.screen_verdict).where(table.c.id.in_(list(pks))).with_for_update())
+    return {row.id: _Record(*row) for row in session.connection().execute(query)}
+
+
+def _write_records(session: Session, records: Iterable[_Record]) -> None:
+    """Write the changes `_apply` noted, an executemany per set of changed columns."""
+    shapes: dict[tuple[str, ...], list[dict]] = {}
+    for record in records:
+        if record.changes:
+            shapes.setdefault(tuple(sorted(record.changes)), []).append(dict(record.changes, _pk=record.id))
+    # The group's new cases first: a record points at its case, and the database checks that.
+    session.flush()
+    table = Message.__table__
+    connection = session.connection()
+    for rows in shapes.values():
+        connection.execute(update(table).where(table.c.id == bindparam("_pk")), rows)
 
 
 def _threaded(case: Case, how: str) -> ThreadedCase:
