@@ -167,7 +167,12 @@ def _raw_to_str(value: object) -> str:
 
 def _clean(value: str) -> str:
     """One line: unfolded, CR/LF and NUL removed, so no decoded value can inject a header."""
-    return _CR_LF.sub(" ", value).strip()
+    # Three C scans answer for nearly every value (~0.05 µs against ~0.7 µs for a sub that
+    # finds nothing; ~40 calls a message): only a value holding one of the characters the
+    # pattern matches can be changed by it.
+    if "\n" in value or "\r" in value or "\x00" in value:
+        value = _CR_LF.sub(" ", value)
+    return value.strip()
 
 
 def decode_header_value(raw: object) -> str:
@@ -345,6 +350,15 @@ def _html_to_text(html: str) -> str:
         return re.sub(r"<[^>]*>", " ", html[:MAX_HTML_CHARS])
 
 
+def _html_text(part: Message) -> str:
+    """The text of a text/html leaf part."""
+    return _html_to_text(decode_bytes(_payload_bytes(part), _charset(part)))
+
+
+# The kind of an HTML leaf not converted yet (_Walker.walk with html_later).
+_HTML_LATER = "html-later"
+
+
 class _Walker:
     """One pass over the MIME tree: part types, attachments, and the readable body."""
 
@@ -363,13 +377,17 @@ class _Walker:
     def text_of(self, part: Message, ctype: str) -> tuple[str, str]:
         """(text, kind) of a leaf part: kind is "plain", "html" or ""."""
         if ctype == "text/html":
-            return _html_to_text(decode_bytes(_payload_bytes(part), _charset(part))), "html"
+            return _html_text(part), "html"
         if ctype.startswith("text/") and ctype != "text/rfc822-headers":
             return decode_bytes(_payload_bytes(part), _charset(part)), "plain"
         return "", ""
 
-    def walk(self, part: Message, depth: int) -> tuple[str, str]:
-        """Visit `part` and below; return its body (text, kind)."""
+    def walk(self, part: Message, depth: int, html_later: bool = False) -> tuple[str, str]:
+        """Visit `part` and below; return its body (text, kind).
+
+        With `html_later`, a text/html leaf is visited but not converted: its kind is
+        _HTML_LATER and the caller converts it (_html_text) only if it wants it.
+        """
         if self.count >= MAX_PARTS:
             if "TooManyParts" not in self.defects:
                 self.defects.append("TooManyParts")
@@ -393,13 +411,20 @@ class _Walker:
                 inner = [self.walk(c, depth + 1) for c in children if isinstance(c, Message)]
                 # A forwarded message's text is kept aside: used only when nothing else is there.
                 return "\n".join(t for t, _ in inner if t.strip()), "forwarded"
-            bodies = [self.walk(c, depth + 1) for c in children if isinstance(c, Message)]
             if ctype == "multipart/alternative":
+                # html2text costs ~0.3 ms a part, and nearly every alternative has a plain part
+                # that wins over its HTML: its own HTML leaves are converted only when reached
+                # below, in the same order of preference as before (plain, html, forwarded).
+                leaves = [c for c in children if isinstance(c, Message)]
+                bodies = [self.walk(c, depth + 1, html_later=True) for c in leaves]
                 for wanted in ("plain", "html", "forwarded"):
-                    for text, kind in bodies:
+                    for leaf, (text, kind) in zip(leaves, bodies):
+                        if kind == _HTML_LATER and wanted == "html":
+                            text, kind = _html_text(leaf), "html"
                         if kind == wanted and text.strip():
                             return text, kind
                 return "", ""
+            bodies = [self.walk(c, depth + 1) for c in children if isinstance(c, Message)]
             own = [t for t, k in bodies if k in ("plain", "html") and t.strip()]
             if own:
                 return "\n\n".join(own), "plain"
@@ -408,6 +433,8 @@ class _Walker:
         if _is_attachment(part, ctype):
             self.attachments.append(Attachment(_filename(part), ctype, len(_payload_bytes(part))))
             return "", ""
+        if html_later and ctype == "text/html":
+            return "", _HTML_LATER
         return self.text_of(part, ctype)
 
 
