@@ -23,6 +23,28 @@ letter it fired 75 times, all on splices the detector also calls Polish. A slice
 quarter (a bilingual letter, an English quote) goes to the detector as before. A shorter slice
 was no way out: at 200 characters the detector saves only ~0.1 ms and changed 14 answers.
 
+A long text that is unmistakably English skips it too (`_unmistakably_english`), English being
+most of the rest of the mailbox: the slice is at least 200 characters of ASCII letters only (no
+diacritics: not Polish with ą, not German, French, ...); every quarter carries a word only English
+writes among ALL_LANGUAGES ("the", "you", "with", "which", "please", ...; not "to", "my", "we"
+(Polish), "is", "been" (Dutch), "for", "and", "have" (Danish, Norwegian), "was", "will" (German),
+"data") and has at least 40 % of its letters in common English words; the slice holds four
+distinct English-only words; and nowhere a function word of another language typed in ASCII
+("nie", "sie", "prosze", "de", "het", "und", "og", "che", ...), a Polish letter pair (cz, sz, rz,
+dz) or a lowercase "i" (Polish "and"). Every one of these conditions closed a case where a looser
+rule said "en" and the detector did not: a bilingual letter, Polish typed without diacritics, a
+Polish signature ("Grzegorz Brzeczyszczykiewicz") or subject line on a short English letter,
+which outweighs the English below ~200 characters. Measured over 12,681 long texts (1,996
+generated messages, 795 of the mime corpus, 285 request letters, 9,605 of the classifier's data):
+it fires on 1,478 of them (667 of the 822 English generated ones) and the detector says "en" on
+every one; on 6,000 splices of an English and a foreign letter (both orders, half with the
+diacritics stripped) and 6,065 foreign letters with diacritics stripped it never fires; on
+10,000 English letters given a foreign name, subject line or "sent from my phone" line (ASCII),
+in three random runs, it fired 835, 850 and 833 times, all "en" for the detector. Preparing
+the 2,000 generated messages calls the detector 356 times instead of 971 (warm prepare 0.77 ->
+0.55 ms/msg CPU, identical results); the check costs ~35 us where it fires and ~5 us where it
+gives up early.
+
 Polish is the mailbox's main language, and Polish typed without diacritics on a phone ("prosze
 usunac moje dane") is easily taken for Czech, Slovak or Croatian in a short text. So a short text
 that carries Polish-only letters (ą ę ł ś ź ż ń) or at least two common Polish words is
@@ -82,6 +104,73 @@ _POLISH_ONLY_WORDS = frozenset(
 )
 _QUARTERS = 4
 _MIN_POLISH_WORDS = 3
+# The English fast path (`_unmistakably_english`). Words no other language of ALL_LANGUAGES
+# writes: not "to" (Polish), "is"/"been"/"want"/"week" (Dutch), "for"/"and"/"have"/"her"/"sent"/
+# "store"/"offer" (Danish, Norwegian), "my"/"we"/"most" (Polish), "was"/"will"/"also"/"kind"/"die"
+# (German), "are" (Romanian), "me"/"or"/"message" (French, Spanish), "just" (Swedish), "need"/"must"
+# (Estonian), "more" (Croatian, Italian), "data", "information", "personal" (everywhere).
+_ENGLISH_ONLY_WORDS = frozenset(
+    """the you your yours yourself with this that these those they them their theirs there what
+    which who whom whose why how when where while would should could shall might if but his him she
+    did does done doing get got getting only very such much some other every each into onto about
+    after before because though through since until being having making know think thing something
+    anything everything nothing without within whether please thank thanks regards hello dear
+    sincerely kindly concern writing write confirm received receive receiving right rights customer
+    address delete deleted account request requested copy from wishes good morning sending never
+    asked including history saved loyalty withdraw processing unknown said arrange next identity
+    verify relates recordings structured readable provide reachable publicly seems handled lodge
+    complaint earlier expect reply another used promotional offers remove sorry delivered recipients
+    returned undelivered wrong rectify birth already answer officer leak supplier happy delivery""".split()
+)
+# Common English words that other languages write too ("to", "is", "and", "data", ...): they do
+# not prove English, but a quarter of the slice must be mostly made of them and the words above.
+_ENGLISH_WORDS = _ENGLISH_ONLY_WORDS | frozenset(
+    """a an i me my mine we us our ours it its is are was were be am been to of in on at by for and
+    or not no yes as so do can will just also all any have has had here now then out up down off
+    over under again once more most many few own same too than s t d m ll ve re don isn doesn didn
+    won couldn wouldn shouldn aren wasn haven hasn hadn data personal information email emails mail
+    message messages send sent name names day days week weeks month months year years time times one
+    two three first last new old long little great small big high low open close closed full part
+    per cent may must need needs want wanted like make made take taken give given go going come came
+    see seen look find found use ask tell told say says call called keep left let put set try help
+    work works show shown change changed stop start end still even back way well able ago away best
+    better both contact contacts details detail list lists service services company companies
+    website site app apps online store shop order orders number numbers phone mobile post card cards
+    payment payments invoice invoices product products team staff customers client clients person
+    people user users law legal article gdpr regulation note form file files record records report
+    reports access erase erasure deletion removal objection object marketing newsletter consent
+    process processed processes third party parties share shared sharing transfer protection privacy
+    policy policies question questions issue issues problem problems response respond replies hours
+    hour today tomorrow yesterday soon limit statutory mr mrs ms sir madam hi hey best kind yours
+    faithfully truly cheers afternoon evening free sale offer subscription subscribed unsubscribe
+    subscribe opt addresses home street city country""".split()
+)
+# Function words (written without diacritics) of the other languages that can be typed in ASCII
+# letters alone: Polish typed on a phone, Czech, Slovak, Croatian, Slovene, Romanian, Dutch,
+# German, Italian, Spanish, Portuguese, French, the Nordic languages, Finnish, Estonian, Latvian,
+# Lithuanian, Hungarian, and the "sent from my phone" lines. One of them anywhere in the slice
+# sends it to the detector: a foreign sentence of a few words nearly always carries one.
+_FOREIGN_WORDS = frozenset(
+    """w z v y nie na ze sie jest czy jak od po za dane danych moje moich mnie oraz zgody usunac
+    usuniecie pozdrawiam dziekuje witam tylko chce konto jestem mam ktore bardzo tak prosze dzien
+    dobry je se jsem som prosim udaje osobni osobne da podatke podataka moji sam si sa cu pe nu va
+    este datele mele personale ja ei olen minun tiedot ning minu andmed un ir ka es mani manus dati
+    datus kad mano duomenis prasau az hogy nem egy kerem adataim il di che la sono mi miei ti ho del
+    della gli questo el de que los las por para con mis datos solicito usted vous le les des et pour
+    mes donnees est pas une du au os meus dados nao em uma het een van en ik niet met op voor dat
+    zijn uw mijn gegevens te ook wil der das und ich nicht mit sie ist zu von bitte meine ein eine
+    auf dem den sehr geehrte daten ihre wir och jag att det mina uppgifter inte av till har og jeg
+    er af ikke mig oplysninger jer pa fra min fran meinem gesendet inviato enviado desde vanaf
+    verstuurd skickat odeslano wyslane mojego serdecznie zur bei fur aus bez""".split()
+)
+# Letter pairs of Polish (and Hungarian) spelling English does not write: a Polish signature
+# ("Grzegorz Brzeczyszczykiewicz") under a short English letter made the detector say "pl".
+_FOREIGN_SPELLING = re.compile(r"cz|sz|rz|dz|zs|wicz\b|[cs]ki\b", re.IGNORECASE)
+_NON_ASCII_LETTER = re.compile(r"(?![a-zA-Z])[^\W\d_]")
+_ASCII_WORD = re.compile(r"[A-Za-z]+")
+_MIN_ENGLISH_SLICE = 200  # below this one foreign name or subject line can outweigh the English
+_MIN_ENGLISH_WORDS = 4
+_MIN_ENGLISH_SHARE = 0.4  # of each quarter's letters, in words of _ENGLISH_WORDS
 # Greek script is used by one language we receive: a short Greek text needs no model (the
 # short-text detector carries no Greek model and called every short Greek letter "und").
 _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
@@ -139,6 +228,46 @@ def _unmistakably_polish(head: str) -> bool:
     return False
 
 
+def _unmistakably_english(head: str) -> bool:
+    """True when `head` is long, all ASCII letters, free of foreign words, and English throughout.
+
+    Every quarter must carry an English-only word and have at least 40 % of its letters in common
+    English words, the slice at least four distinct English-only words, and nowhere a non-ASCII
+    letter, a foreign function word, a Polish letter pair (cz, sz, rz, ...) or a lowercase "i"
+    (Polish and Croatian "and"; English writes "I"). Each condition closed a case where the
+    detector said something else: a bilingual letter, Polish typed without diacritics, a Polish
+    subject or signature on a short English letter. Anything less certain goes to the detector.
+    """
+    if len(head) < _MIN_ENGLISH_SLICE:
+        return False
+    if not head.isascii() and _NON_ASCII_LETTER.search(head):
+        return False
+    if _FOREIGN_SPELLING.search(head):
+        return False
+    size = -(-len(head) // _QUARTERS)
+    english_only = [0] * _QUARTERS
+    known = [0] * _QUARTERS
+    letters = [0] * _QUARTERS
+    seen: set[str] = set()
+    for match in _ASCII_WORD.finditer(head):
+        word = match.group()
+        if word == "i":
+            return False
+        word = word.lower()
+        if word in _FOREIGN_WORDS:
+            return False
+        quarter = match.start() // size
+        letters[quarter] += len(word)
+        if word in _ENGLISH_WORDS:
+            known[quarter] += len(word)
+            if word in _ENGLISH_ONLY_WORDS:
+                english_only[quarter] += 1
+                seen.add(word)
+    if len(seen) < _MIN_ENGLISH_WORDS or not all(english_only):
+        return False
+    return all(k >= _MIN_ENGLISH_SHARE * n for k, n in zip(known, letters))
+
+
 def _code(language: Language | None) -> str:
     if language is None:
         return UNDETERMINED
@@ -154,6 +283,8 @@ def detect_language(text: str) -> str:
         head = compact[:LONG_SLICE]
         if _unmistakably_polish(head):
             return "pl"
+        if _unmistakably_english(head):
+            return "en"
         return _code(_long_detector().detect_language_of(head))
     if _looks_polish(compact):
         return "pl"
