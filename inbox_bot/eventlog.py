@@ -1,11 +1,13 @@
-"""Rows written in bulk: case events and screening hits, one INSERT per table write.
+"""Rows written in bulk: case events, screening hits and queued mail, one INSERT per table write.
 
 A message that opens a case records five or six events (opened, reply queued, status changes,
-draft created and mailed), and screening notes a hit or two for each message. As ORM objects
-they were a sixth of a message's processing time; here they wait in a buffer on the session and
-go to the database in one executemany per table:
+draft created and mailed), screening notes a hit or two for each message, and one or two
+mails are queued for it. As ORM objects they were a sixth of a message's processing time; here
+they wait in a buffer on the session and go to the database in one executemany per table:
 
-- when the session flushes (after the flush, so a new case has its id),
+- when the session flushes: before it those whose parent is in the database already (so that
+  a flushed object may point at them, as an approved draft at its outbox row), after it the
+  rest (so a new case has its id),
 - before any commit, a savepoint's included,
 - before anything reads their table (a query on CaseEvent or ScreenHit, or loading
   `Case.events`),
@@ -40,6 +42,12 @@ def buffer_row(session: Session, model, row: dict, *, parent=None, parent_key: s
     session.info.setdefault(_KEY, []).append((transaction, model, parent, parent_key, row))
 
 
+def pending(session: Session, model) -> list[dict]:
+    """The rows of `model` buffered in this transaction and not yet written (for lookups that
+    read the table on the bare connection, where nothing writes the buffer first)."""
+    return [row for _, buffered, _, _, row in session.info.get(_KEY) or () if buffered is model]
+
+
 def write(session: Session) -> None:
     """Write every buffered row whose parent is written (all of them after a flush)."""
     pending = session.info.get(_KEY)
@@ -70,6 +78,11 @@ def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -
             return True
         transaction = transaction.parent
     return False
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context, _instances) -> None:
+    write(session)
 
 
 @event.listens_for(Session, "after_flush_postexec")

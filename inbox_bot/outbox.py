@@ -16,13 +16,29 @@ from typing import Sequence
 from sqlalchemy import case as sql_case, func, select
 from sqlalchemy.orm import Session
 
-from inbox_bot import compose, grouplookups, ids
+from inbox_bot import compose, eventlog, grouplookups, ids
 from inbox_bot.config import Settings
-from inbox_bot.database import unwritten
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, OutboxRow, utcnow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row as queued: what callers and the reply cap read of it.
+
+    The row itself is written with the transaction's other buffered rows (inbox_bot.eventlog),
+    one INSERT for a group's mail instead of a flushed ORM object per message.
+    """
+
+    id: int
+    case_id: int | None
+    kind: str
+    automatic: bool
+    recipient: str
+    message_id: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,8 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
         )
     ).one()
     # Rows queued earlier in this transaction and not yet written count too.
-    queued = [row.created_at for row in unwritten(session, OutboxRow) if row.automatic and row.recipient == recipient]
+    queued = [row["created_at"] for row in eventlog.pending(session, OutboxRow)
+              if row["automatic"] and row["recipient"] == recipient]
     for (cap, hours), sent, start in zip(windows, counts, starts):
         sent += sum(1 for at in queued if at >= start)
         if sent >= cap:
@@ -78,7 +95,7 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
     return None
 
 
-def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case | None = None) -> OutboxRow | None:
+def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case | None = None) -> Queued | None:
     """Render and queue one message; None when the per-recipient cap holds it back."""
     now = utcnow()
     if outgoing.automatic:
@@ -109,22 +126,27 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         case_reference=case.reference if case is not None else None,
         date=now,
     )
-    row = OutboxRow(
-        id=ids.next_id(session, OutboxRow),
-        case_id=case.id if case is not None else None,
-        kind=outgoing.kind,
-        automatic=outgoing.automatic,
+    row = Queued(ids.next_id(session, OutboxRow), case.id if case is not None else None, outgoing.kind,
+                 outgoing.automatic, recipient, message_id, now)
+    values = dict(
+        id=row.id,
+        case_id=row.case_id,
+        kind=row.kind,
+        automatic=row.automatic,
         recipient=recipient,
         envelope_from=org.address,
         message_id=message_id,
         raw=raw,
         status="queued",
+        attempts=0,
         next_attempt_at=now,
         deliver_by=now + timedelta(hours=settings.replies.retry_deadline_hours),
         copy_to_sent=outgoing.copy_to_sent,
+        copied_to_sent=False,
         created_at=now,
     )
-    session.add(row)
+    # A new case is written at the flush: its mail waits for it (the row points at the case).
+    eventlog.buffer_row(session, OutboxRow, values, parent=case, parent_key="case_id")
     lookups = grouplookups.of(session)
     if lookups is not None and row.automatic:
         lookups.queued.append(row)
