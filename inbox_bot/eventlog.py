@@ -55,7 +55,10 @@ def write(session: Session) -> None:
         return
     # A case not yet written (its id handed out in advance, inbox_bot.ids) keeps its events
     # until it is: written before it, they would point at a row that does not exist yet.
-    written = {id(parent): parent is None or _written(parent) for _, _, parent, _, _ in pending}  # once per parent
+    parents = {id(item[2]): item[2] for item in pending}
+    # Asked once per parent, not per row: a group's buffer holds hundreds of rows of a few
+    # dozen cases, and it is looked at before and after every flush.
+    written = {key: parent is None or _written(parent) for key, parent in parents.items()}
     ready = [item for item in pending if written[id(item[2])]]
     if not ready:
         return
