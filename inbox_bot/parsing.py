@@ -478,8 +478,11 @@ def parse_message_tree(
 ) -> tuple[InboundMail, Message | None]:
     """parse_message, and the stdlib's compat32 parse of `raw` it read, for a caller that needs it too.
 
-    The tree is exactly what BytesParser(policy=compat32).parsebytes(raw) gives, not mutated
-    (inbox_bot.minimise.strip_parsed rewrites it in place afterwards instead of parsing again).
+    The tree is exactly what BytesParser(policy=compat32).parsebytes(raw) gives, unchanged by
+    the walk over it (inbox_bot.minimise.strip_parsed rewrites it in place afterwards instead of
+    parsing again). The walk only reads, except that flattening a forwarded message (for its
+    size) lets the stdlib give a multipart with an empty boundary a random one; flattening the
+    whole message for the minimised copy does the same to a fresh parse.
     None when the tree read is not that one: a byte-order mark or blank lines were cut off
     first, or the parser failed and only the headers were read.
     """
