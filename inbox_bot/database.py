@@ -138,6 +138,18 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._writers = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._checkpointer = None
+
+    def checkpoint_in_background(self) -> None:
+        """SQLite file: leave WAL checkpoints to a thread of their own (inbox_bot.walcheckpoint),
+        for a process that writes much, the daemon. Nothing elsewhere; once is enough."""
+        url = self.engine.url
+        if self._checkpointer is not None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return
+        from inbox_bot.walcheckpoint import Checkpointer
+
+        self._checkpointer = Checkpointer(self.engine)
+        self._checkpointer.start()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -156,4 +168,7 @@ class Database:
         return self.sessions()
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()

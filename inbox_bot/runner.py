@@ -42,6 +42,8 @@ class Runner:
         require(settings, "mailbox")
         self.settings = settings
         self.db = db
+        # The daemon writes a backlog's raw mail: SQLite's checkpoints then held up its commits.
+        db.checkpoint_in_background()
         self.stop = stop or threading.Event()
         self.processor = Processor(settings, db, self.stop)
         self._mailbox = None
