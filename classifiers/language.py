@@ -274,6 +274,32 @@ def _code(language: Language | None) -> str:
     return language.iso_code_639_1.name.lower()
 
 
+# One text per script the detectors know, long and short: lingua loads a language's models at
+# the first text that could be in it, and a Cyrillic or Greek letter arriving first after a
+# start-up would otherwise pay that load on its own clock.
+_WARM_UP_LONG = (
+    "Sehr geehrte Damen und Herren, bitte teilen Sie mir mit, welche Daten Sie über mich speichern. " * 3,
+    "Добрый день, прошу сообщить, какие мои персональные данные вы обрабатываете и зачем. " * 3,
+    "Καλημέρα σας, παρακαλώ ενημερώστε με ποια προσωπικά δεδομένα μου επεξεργάζεστε και γιατί. " * 3,
+)
+_WARM_UP_SHORT = ("Please tell me what data you hold.", "Прошу удалить мои данные.")
+
+
+def warm_up() -> None:
+    """Build both detectors and load their models now, not at the first message that needs them.
+
+    Calling `detect_language` for this is not enough: a text the Polish or English fast path
+    takes never reaches the detector (a worker warmed up on an English letter built nothing,
+    and its first foreign letter waited 0.3 s for the models).
+    """
+    long_detector = _long_detector()
+    for text in _WARM_UP_LONG:
+        long_detector.detect_language_of(text[:LONG_SLICE])
+    short_detector = _short_detector()
+    for text in _WARM_UP_SHORT:
+        short_detector.compute_language_confidence_values(text)
+
+
 def detect_language(text: str) -> str:
     """The ISO 639-1 code of the language `text` is written in, or "und" when it cannot tell."""
     compact = " ".join(text.split())

@@ -416,7 +416,7 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     if warm_up:
-        _warm_up()
+        _warm_up(ps)
     if classify_with is not None:
         from inbox_bot import classify
 
@@ -479,7 +479,22 @@ def _send_classes(results_w, classify_with: ClassifierSettings, requests: list) 
     return True
 
 
-def _warm_up() -> None:
+# Parsed once at start-up so that the first batch does not pay for the parser's, screening's
+# and html2text's first use (imports, compiled patterns): that batch took twice the others.
+_WARM_UP_MAIL = (
+    b"From: Jan Kowalski <jan@example.com>\r\nTo: iodo@example.com\r\nSubject: =?utf-8?q?Pro=C5=9Bba?=\r\n"
+    b"Message-ID: <warm-up@example.com>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
+    b'Content-Type: multipart/alternative; boundary="b2"\r\n\r\n--b2\r\n'
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"Prosz=C4=99 o usuni=C4=99cie moich danych.\r\n\r\n> Dnia 1.11.2026 napisa=C5=82:\r\n> cytat\r\n--b2\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Prosz\xc4\x99 o usuni\xc4\x99cie moich danych.</p>\r\n--b2--\r\n"
+    b'--b1\r\nContent-Type: application/pdf; name="a.pdf"\r\nContent-Disposition: attachment; filename="a.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n"
+)
+
+
+def _warm_up(ps: PrepareSettings | None = None) -> None:
     """Load what the first messages would otherwise load on their own clock, before reporting ready.
 
     The language detectors are built lazily on first use, and the short-text one takes ~2 s and
@@ -490,10 +505,15 @@ def _warm_up() -> None:
     import inbox_bot.parsing  # noqa: F401
     import inbox_bot.screening  # noqa: F401
     import inbox_bot.threadkeys  # noqa: F401
-    from classifiers.language import detect_language
+    from classifiers.language import warm_up
 
-    detect_language("Please tell me what data you hold.")  # a short text: the high-accuracy detector
-    detect_language("Please tell me what personal data you hold about me and why. " * 4)  # the long-text one
+    warm_up()
+    if ps is not None:
+        from datetime import datetime, timezone
+
+        from inbox_bot.prepare import prepare
+
+        prepare(Recorded(0, None, None, datetime.now(timezone.utc), _WARM_UP_MAIL), ps)
 
 
 def _sendable(exc: Exception) -> BaseException:

@@ -259,3 +259,24 @@ def test_a_failed_classification_in_the_child_leaves_the_requests_to_the_parent(
     assert [result for result, _ in got] == [prepare(item, PS) for item in items]
     assert [c for _, c in got] == [None, None, None]
     assert again[0][0].pk == 4 and again[0][1] is None
+
+
+def test_warm_up_builds_both_language_detectors_whatever_the_fast_paths_take():
+    # Warming up through detect_language on an English letter built nothing once the English
+    # fast path took such letters: the first foreign letter after a start then paid the load.
+    from classifiers import language
+
+    language.warm_up()
+    assert language._long is not None and language._short is not None
+
+
+def test_the_warm_up_mail_goes_through_every_costly_path_of_prepare():
+    # The sample exists to load what a first batch would: parsing with an HTML alternative,
+    # quoted history, an attachment to minimise, screening as a request, language detection.
+    from inbox_bot.workers import _WARM_UP_MAIL
+
+    prepared = prepare(Recorded(0, None, None, RECEIVED, _WARM_UP_MAIL), PS)
+    assert prepared.screen.is_request
+    assert prepared.mail.language == "pl"
+    assert prepared.mail.text.strip() == "Proszę o usunięcie moich danych."
+    assert prepared.minimised is not None and b"JVBERi0xLjQK" not in prepared.minimised
