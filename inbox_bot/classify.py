@@ -27,11 +27,7 @@ def model_for(cs: ClassifierSettings):
         if key not in _models:
             from classifiers.train import load_classifier
 
-            clf = load_classifier(cs.model_dir, extra=_relabelled_examples(cs))
-            # The feature tables are built at the first prediction (~0.2 s): here, with the
-            # loading, rather than on the clock of the first batch of mail.
-            clf.predict_many([("", "warm-up")], own_text=True)
-            _models[key] = clf
+            _models[key] = load_classifier(cs.model_dir, extra=_relabelled_examples(cs))
         return _models[key]
 
 

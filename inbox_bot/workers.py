@@ -420,7 +420,10 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
     if classify_with is not None:
         from inbox_bot import classify
 
-        classify.model_for(classify_with)  # loaded before "ready": never on a message's clock
+        # Loaded before "ready": never on a message's clock. So are the feature tables the
+        # first prediction builds (~0.2 s, ~100 MB): only here, where batches are classified,
+        # not in the main process, which classifies only when this process could not.
+        classify.model_for(classify_with).predict_many([("", "warm-up")], own_text=True)
     from inbox_bot.prepare import prepare
 
     before: Callable[[Recorded], None] | None = None
