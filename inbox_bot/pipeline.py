@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from inbox_bot import approval, cases, classify, deadlines, eventlog, grouplookups, ids, lifecycle, outbox, suppression
+from inbox_bot import approval, cases, classify, deadlines, eventlog, gctune, grouplookups, ids, lifecycle, outbox, suppression
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.decide import Policy, ThreadedCase, decide
@@ -221,6 +221,7 @@ class Processor:
             classify.model(self.settings)
             self._pool = PreparePool(self.prepare_settings, self.settings.limits.message_seconds,
                                      classify_with=self.settings.classifier)
+            gctune.settle_after_start()  # the model is loaded: what a backlog's work keeps is here
         return self._pool
 
     def start_workers(self, wait: bool = False) -> int | None:

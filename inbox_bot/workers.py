@@ -430,6 +430,9 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
     if hook:
         module, _, name = hook.partition(":")
         before = getattr(importlib.import_module(module), name)
+    from inbox_bot import gctune
+
+    gctune.settle_after_start()  # the detectors and the model are loaded: frozen, never scanned
     results_w.send(("ready", os.getpid()))
     while True:
         try:
