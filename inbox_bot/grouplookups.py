@@ -55,9 +55,13 @@ def load(session: Session, settings, senders: set[str], now: datetime) -> GroupL
         for recipient, at in conn.execute(select(OutboxRow.recipient, OutboxRow.created_at).where(
                 OutboxRow.recipient.in_(senders), OutboxRow.automatic.is_(True), OutboxRow.created_at >= since)):
             replies[recipient].append(at)
-        for requester, case_id in conn.execute(select(Case.requester, Case.id).where(
-                Case.requester.in_(senders), Case.status.in_(OPEN_STATUSES)).order_by(Case.id)):
-            open_cases[requester].append(case_id)
+        # The open statuses are picked here, not in SQL: given both conditions, SQLite (no
+        # statistics) searched the status index, every open case of the mailbox for each group,
+        # a cost growing with the register (0.36 ms a group at 8,500 cases, 0.05 by requester).
+        for requester, case_id, status in conn.execute(select(Case.requester, Case.id, Case.status).where(
+                Case.requester.in_(senders)).order_by(Case.id)):
+            if status in OPEN_STATUSES:
+                open_cases[requester].append(case_id)
         verified = set(conn.execute(select(Case.requester).where(
             Case.requester.in_(senders), Case.identity_verified.is_(True))).scalars())
     lookups = GroupLookups(since, replies, open_cases, frozenset(verified))
