@@ -90,8 +90,22 @@ class InboundMail:
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every value of a header, by case-insensitive name."""
-        key = name.lower()
-        return tuple(v for k, v in self.headers if k == key)
+        index = self.__dict__.get("_by_name")
+        if index is None:
+            # Built at the first call: screening asks for some thirty headers of every message,
+            # and scanning all of them for each was a tenth of screening.
+            index = {}
+            for k, v in self.headers:
+                index.setdefault(k, []).append(v)
+            index = {k: tuple(v) for k, v in index.items()}
+            object.__setattr__(self, "_by_name", index)
+        return index.get(name.lower(), ())
+
+    def __getstate__(self) -> dict:
+        # The index is rebuilt where needed, not carried across the worker's pipe.
+        state = dict(self.__dict__)
+        state.pop("_by_name", None)
+        return state
 
     def first_header(self, name: str) -> str | None:
         values = self.header(name)
