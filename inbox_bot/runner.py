@@ -26,9 +26,10 @@ SENT_GROUP = 50  # Sent-folder copies per MULTIAPPEND (a few hundred KB of ordin
 # Processed mail is moved out of the inbox this many messages at a time. Each MOVE is an
 # expunge, whose cost on the server grows with the folder (Dovecot's maildir rewrites its uid
 # list): with a MOVE per batch of 100, a backlog of 30,000 went at 477 messages/s, in groups of
-# 500 at 560/s. Committed mail left in the inbox meanwhile is safe: if the pass ends early, the
-# next one finds its record done and only moves it.
-SETTLE_GROUP = 500
+# 500 at 560/s; 10,000 in groups of 2,000 at 758/s against 727/s in groups of 500. Committed
+# mail left in the inbox meanwhile is safe: if the pass ends early, the next one finds its
+# record done and only moves it.
+SETTLE_GROUP = 2000
 
 
 @dataclass
