@@ -11,6 +11,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inbox_bot import grouplookups
 from inbox_bot.database import unwritten
 from inbox_bot.errors import SenderError
 from inbox_bot.schema import Suppression, utcnow
@@ -29,6 +30,14 @@ def normalise(address: str) -> str:
 def add(session: Session, address: str, *, reason: str = "marketing_optout", source: str | None = None) -> bool:
     """Put an address on the list; False when it was there already (adding twice is harmless)."""
     normalised = normalise(address)
+    lookups = grouplookups.of(session)
+    if lookups is not None and normalised in lookups.senders:
+        # Read with the group's other senders; what the group adds is noted there too.
+        if normalised in lookups.suppressed:
+            return False
+        lookups.suppressed.add(normalised)
+        session.add(Suppression(address=normalised, reason=reason, source=source, created_at=utcnow()))
+        return True
     # Added earlier in this transaction but not yet written counts too (the pipeline writes a
     # group's rows together at its commit, not with a flush here).
     if any(row.address == normalised for row in unwritten(session, Suppression)):

@@ -137,3 +137,31 @@ def test_lookups_read_once_per_group_see_what_earlier_groups_stored_and_the_grou
         jan_cases = session.execute(select(Case).where(Case.requester == jan)).scalars().all()
         assert len(jan_cases) == 1 and "duplicate" in jan_cases[0].flags
         assert len(session.execute(select(Case).where(Case.requester == ola)).scalars().all()) == 3
+
+
+def test_opt_outs_in_one_group_put_each_address_on_the_list_once_without_a_redo(setup, caplog):
+    # The group reads its senders' suppression entries once and notes what it adds: two opt-outs
+    # of one sender in a group, and one of a sender listed before, must neither add a second
+    # entry (a unique address: the group would fail and be redone message by message) nor
+    # record "suppressed" twice.
+    from inbox_bot import suppression
+    from inbox_bot.schema import Suppression
+
+    settings, db = setup
+    with db.transaction() as session:
+        suppression.add(session, "listed@example.pl", source="earlier")
+    now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
+    optout = "Proszę wypisać mnie z newslettera i nie wysyłać mi więcej wiadomości marketingowych."
+    senders = ["twice@example.pl", "twice@example.pl", "listed@example.pl", "once@example.pl"]
+    fetched = [FetchedMessage("INBOX", 8, i + 1, request_mail(s, f"Rezygnacja {i}", optout), now)
+               for i, s in enumerate(senders)]
+    pks, _ = record(db, fetched)
+    with caplog.at_level("WARNING", logger="inbox_bot.pipeline"):
+        outcomes = Processor(settings, db).process(pks)
+    assert [o.status for o in outcomes] == ["processed"] * 4
+    assert not [r for r in caplog.records if "applying them one by one" in r.getMessage()]
+    with db.session() as session:
+        listed = sorted(session.execute(select(Suppression.address)).scalars())
+        assert listed == ["listed@example.pl", "once@example.pl", "twice@example.pl"]
+        suppressed_events = session.execute(select(CaseEvent).where(CaseEvent.kind == "suppressed")).scalars().all()
+        assert len(suppressed_events) == 2  # twice@ once, once@ once; listed@ was on the list
