@@ -163,14 +163,23 @@ def char_ngram_buckets(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     each end; an n-gram may start or end on a space but never contain one inside, which is what
     scikit-learn's char_wb produces.
     """
-    parts = [" " + " ".join(_WORD.findall(t[:CHAR_TEXT_LIMIT])) + " " for t in texts]
+    return _char_buckets_of_parts([_char_part(_WORD.findall(t[:CHAR_TEXT_LIMIT])) for t in texts])
+
+
+def _char_part(words: Sequence[str]) -> str:
+    return " " + " ".join(words) + " "
+
+
+def _char_buckets_of_parts(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """char_ngram_buckets() for texts already reduced to their padded, space-joined words."""
     joined = "\0".join(parts)
     cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     total = cp.shape[0]
-    lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) + 1
     doc_of = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)[:total]
-    breaks = ((cp == 32) | (cp == 0)).astype(np.int64)
-    cum = np.concatenate(([0], np.cumsum(breaks)))
+    separator = cp == 0
+    cum = np.concatenate(([0], np.cumsum((cp == 32) | separator, dtype=np.int64)))
+    inner = ~separator
     docs_out, buckets_out = [], []
     mask_bits = np.uint64((1 << CHAR_BITS) - 1)
     prime = np.uint64(1_000_003)
@@ -183,47 +192,7 @@ def char_ngram_buckets(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         h = h[:count] * prime + cp[n - 1 : n - 1 + count]
         if n < CHAR_RANGE[0]:
             continue
-        start = np.arange(count)
         # No space or separator strictly inside; no separator at either end.
-        ok = (cum[start + n - 1] - cum[start + 1]) == 0
-        ok &= cp[:count] != 0
-        ok &= cp[n - 1 : n - 1 + count] != 0
-        bucket = (_mix(h[ok] + np.uint64(n * 0x9E3779B1)) & mask_bits).astype(np.int64)
-        docs_out.append(doc_of[:count][ok])
-        buckets_out.append(bucket)
-    if not docs_out:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(docs_out), np.concatenate(buckets_out)
-
-
-def _char_part(words: Sequence[str]) -> str:
-    return " " + " ".join(words) + " "
-
-
-def _char_buckets_of_parts(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """char_ngram_buckets() for texts already reduced to their padded, space-joined words.
-
-    The same hash; slices instead of index arrays, and breaks marked once.
-    """
-    joined = "\0".join(parts)
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    total = cp.shape[0]
-    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) + 1
-    doc_of = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)[:total]
-    separator = cp == 0
-    cum = np.concatenate(([0], np.cumsum((cp == 32) | separator, dtype=np.int64)))
-    inner = ~separator
-    docs_out, buckets_out = [], []
-    mask_bits = np.uint64((1 << CHAR_BITS) - 1)
-    prime = np.uint64(1_000_003)
-    h = cp.copy()
-    for n in range(2, CHAR_RANGE[1] + 1):
-        count = total - n + 1
-        if count <= 0:
-            break
-        h = h[:count] * prime + cp[n - 1 : n - 1 + count]
-        if n < CHAR_RANGE[0]:
-            continue
         ok = cum[n - 1 : n - 1 + count] == cum[1 : 1 + count]
         ok &= inner[:count]
         ok &= inner[n - 1 : n - 1 + count]
