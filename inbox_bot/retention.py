@@ -153,3 +153,41 @@ def apply_uncased(session: Session, ids: tuple[int, ...] | list[int]) -> int:
         session.execute(update(ScreenHit).where(ScreenHit.message_pk.in_(chunk)).values(reason=""))
     log.info("retention: %d messages without a case cleared", cleared)
     return cleared
+
+
+# The daemon applies the policy every night, in the organisation's time zone: after the night's
+# mail, before the working day, and a retention period counted in days needs nothing finer.
+# `inbox-bot retention` does the same on demand (and --dry-run shows what it would take).
+DAILY_AT = (3, 30)
+
+
+def run(settings: Settings, db, now: datetime | None = None) -> tuple[int, int]:
+    """Plan and apply both policies in one transaction: (cases reduced or purged, messages cleared)."""
+    from inbox_bot.schema import utcnow
+
+    now = now or utcnow()
+    with db.transaction() as session:
+        plan = plan_retention(session, settings, now)
+        uncased = plan_uncased(session, settings, now)
+        cases = apply_retention(session, plan)
+        messages = apply_uncased(session, uncased)
+    return cases, messages
+
+
+def schedule_retention(scheduler, settings: Settings, db, *, at: tuple[int, int, int] | None = None):
+    """Add the nightly retention job to an APScheduler scheduler; `at` (hour, minute, second) for tests."""
+    hour, minute, second = at or (*DAILY_AT, 0)
+    return scheduler.add_job(
+        _job, "cron", args=(settings, db), id="retention", replace_existing=True,
+        hour=hour, minute=minute, second=second, timezone=settings.organisation.timezone,
+        max_instances=1, coalesce=True, misfire_grace_time=6 * 3600,
+    )
+
+
+def _job(settings: Settings, db) -> None:
+    try:
+        cases, messages = run(settings, db)
+    except Exception:  # noqa: BLE001 - tried again the next night; the daemon goes on
+        log.exception("retention failed; it runs again tomorrow")
+        return
+    log.info("retention: %d cases %sd, %d messages without a case cleared", cases, settings.retention.mode, messages)

@@ -1,4 +1,4 @@
-"""The daemon: APScheduler drives fetching, outbox delivery and the digest; IDLE wakes it early.
+"""The daemon: APScheduler drives fetching, outbox delivery, the digest and retention; IDLE wakes it early.
 
 The only module that imports APScheduler. SIGTERM and SIGINT set the stop flag: the pass in
 hand finishes its current message, the scheduler shuts down waiting for it, and we exit 0.
@@ -93,6 +93,9 @@ class Daemon:
                                max_instances=1, coalesce=True, next_run_time=now)
         self.scheduler.add_job(self._deliver, "interval", seconds=DELIVERY_INTERVAL_SECONDS, id="deliver",
                                max_instances=1, coalesce=True)
+        from inbox_bot.retention import schedule_retention
+
+        schedule_retention(self.scheduler, s, self.db)
         try:
             from inbox_bot.digest import schedule_digest
         except ImportError:
