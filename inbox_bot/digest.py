@@ -134,10 +134,13 @@ def build_digest(session: Session, settings: Settings, now: datetime) -> Digest:
     ):
         drafts.append(_item(case, note=words["draft"].format(kind=draft.kind)))
     since = last_digest_at(session) or (now - FIRST_DIGEST_LOOKBACK)
+    # New is what was opened since the last digest, not what was received: mail that arrived
+    # before a digest and was processed after it (the daemon was down, a backlog, a retry from
+    # quarantine) would otherwise never be shown as new.
     new = [
         _item(case, note=flags_note(case))
         for case in session.execute(
-            select(Case).where(Case.received_at > since, Case.received_at <= now).order_by(Case.received_at, Case.id)
+            select(Case).where(Case.created_at > since, Case.created_at <= now).order_by(Case.received_at, Case.id)
         ).scalars()
     ]
     breach.sort(key=lambda item: item.due_at)

@@ -60,6 +60,7 @@ def make_case(session, *, labels=("access",), status="acknowledged", received=No
         reference=f"IODO-2026-{next(_counter):05d}", requester=requester, labels=list(labels), language=language,
         status=status, received_at=received, due_at=due, original_due_at=due, flags=[],
         breach_due_at=deadlines.breach_due_at(received) if "breach_report" in labels else None,
+        created_at=received,  # opened as it arrived, as the daemon does with live mail
     )
     values.update(columns)
     case = Case(**values)

@@ -168,3 +168,19 @@ def test_the_scheduler_sends_the_digest_at_its_hour(tmp_path, smtp_sink):
         assert {(r.kind, r.status, r.automatic, r.copy_to_sent) for r in rows} == {("digest", "sent", False, False)}
     finally:
         db.dispose()
+
+
+def test_a_case_received_before_the_last_digest_but_opened_after_it_is_new(db, db_url):
+    # The daemon was down over the 08:00 digest: mail received at 07:50 was processed at 09:10.
+    # Counted by receipt it would never be "new since the last digest" in any digest.
+    settings = make_settings(db_url)
+    with db.transaction() as session:
+        late = make_case(session, status="acknowledged", received=LAST_DIGEST - timedelta(minutes=10),
+                         created_at=LAST_DIGEST + timedelta(minutes=70)).reference
+        shown_before = make_case(session, status="acknowledged", received=LAST_DIGEST - timedelta(hours=3),
+                                 created_at=LAST_DIGEST - timedelta(hours=3)).reference
+        session.add(Meta(key=digest.LAST_DIGEST_KEY, value=LAST_DIGEST.isoformat()))
+    with db.session() as session:
+        built = digest.build_digest(session, settings, NOW)
+    assert built.references("new_since_last") == [late]
+    assert shown_before not in built.references("new_since_last")
