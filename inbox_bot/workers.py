@@ -519,7 +519,10 @@ def _warm_up(ps: PrepareSettings | None = None) -> None:
 
         from inbox_bot.prepare import prepare
 
-        prepare(Recorded(0, None, None, datetime.now(timezone.utc), _WARM_UP_MAIL), ps)
+        try:
+            prepare(Recorded(0, None, None, datetime.now(timezone.utc), _WARM_UP_MAIL), ps)
+        except Exception:  # noqa: BLE001 - only a warm-up: the worker must start whatever the sample does
+            log.warning("preparing the warm-up sample failed; the first batch will load what it needs")
 
 
 def _sendable(exc: Exception) -> BaseException:
