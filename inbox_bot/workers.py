@@ -423,7 +423,11 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
         # Loaded before "ready": never on a message's clock. So are the feature tables the
         # first prediction builds (~0.2 s, ~100 MB): only here, where batches are classified,
         # not in the main process, which classifies only when this process could not.
-        classify.model_for(classify_with).predict_many([("", "warm-up")], own_text=True)
+        model = classify.model_for(classify_with)
+        try:
+            model.predict_many([("", "warm-up")], own_text=True)
+        except Exception:  # noqa: BLE001 - a batch's pass fails the same way, and the parent classifies those
+            log.warning("the classifier's warm-up prediction failed")
     from inbox_bot.prepare import prepare
 
     before: Callable[[Recorded], None] | None = None
