@@ -36,16 +36,18 @@ def add(session: Session, address: str, *, reason: str = "marketing_optout", sou
         if normalised in lookups.suppressed:
             return False
         lookups.suppressed.add(normalised)
-        session.add(Suppression(address=normalised, reason=reason, source=source, created_at=utcnow()))
-        return True
-    # Added earlier in this transaction but not yet written counts too (the pipeline writes a
-    # group's rows together at its commit, not with a flush here).
-    if any(row.address == normalised for row in unwritten(session, Suppression)):
-        return False
-    if session.connection().execute(select(Suppression.id).where(Suppression.address == normalised)).first():
+    elif _listed(session, normalised):
         return False
     session.add(Suppression(address=normalised, reason=reason, source=source, created_at=utcnow()))
     return True
+
+
+def _listed(session: Session, normalised: str) -> bool:
+    # Added earlier in this transaction but not yet written counts too (the pipeline writes a
+    # group's rows together at its commit, not with a flush here).
+    if any(row.address == normalised for row in unwritten(session, Suppression)):
+        return True
+    return session.connection().execute(select(Suppression.id).where(Suppression.address == normalised)).first() is not None
 
 
 def remove(session: Session, address: str) -> bool:
