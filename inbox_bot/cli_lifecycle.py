@@ -180,20 +180,12 @@ def digest_command(obj: Context, print_only, html):
 def retention_command(obj: Context, dry_run):
     """Purge or anonymise closed cases past the retention period; clear old mail without a case."""
     from inbox_bot import retention
-    from inbox_bot.schema import utcnow
 
     settings = obj.settings()
-    now = utcnow()
-    db = obj.database()
-    with db.transaction() as session:
-        plan = retention.plan_retention(session, settings, now)
-        uncased = retention.plan_uncased(session, settings, now)
-        for item in plan:
-            click.echo(f"{item.reference}  closed {item.closed_at:%Y-%m-%d}  {item.action}  "
-                       f"messages {len(item.messages)}  outgoing {len(item.outgoing)}  drafts {len(item.drafts)}")
-        if not dry_run:
-            retention.apply_retention(session, plan)
-            retention.apply_uncased(session, uncased)
+    plan, uncased = retention.run(settings, obj.database(), dry_run=dry_run)
+    for item in plan:
+        click.echo(f"{item.reference}  closed {item.closed_at:%Y-%m-%d}  {item.action}  "
+                   f"messages {len(item.messages)}  outgoing {len(item.outgoing)}  drafts {len(item.drafts)}")
     verb = "would be" if dry_run else "were"
     click.echo(f"{len(plan)} cases {verb} {settings.retention.mode}d")
     click.echo(f"{len(uncased)} messages without a case {verb} cleared")

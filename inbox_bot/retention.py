@@ -161,17 +161,21 @@ def apply_uncased(session: Session, ids: tuple[int, ...] | list[int]) -> int:
 DAILY_AT = (3, 30)
 
 
-def run(settings: Settings, db, now: datetime | None = None) -> tuple[int, int]:
-    """Plan and apply both policies in one transaction: (cases reduced or purged, messages cleared)."""
+def run(settings: Settings, db, now: datetime | None = None, *, dry_run: bool = False
+        ) -> tuple[list[RetentionItem], tuple[int, ...]]:
+    """Plan both policies and, unless `dry_run`, apply them, in one transaction: the closed
+    cases' plan and the ids of the messages without a case (`inbox-bot retention` and the
+    nightly job)."""
     from inbox_bot.schema import utcnow
 
     now = now or utcnow()
     with db.transaction() as session:
         plan = plan_retention(session, settings, now)
         uncased = plan_uncased(session, settings, now)
-        cases = apply_retention(session, plan)
-        messages = apply_uncased(session, uncased)
-    return cases, messages
+        if not dry_run:
+            apply_retention(session, plan)
+            apply_uncased(session, uncased)
+    return plan, uncased
 
 
 def schedule_retention(scheduler, settings: Settings, db, *, at: tuple[int, int, int] | None = None):
@@ -185,9 +189,8 @@ def schedule_retention(scheduler, settings: Settings, db, *, at: tuple[int, int,
 
 
 def _job(settings: Settings, db) -> None:
+    # What was done is logged by apply_retention and apply_uncased.
     try:
-        cases, messages = run(settings, db)
+        run(settings, db)
     except Exception:  # noqa: BLE001 - tried again the next night; the daemon goes on
         log.exception("retention failed; it runs again tomorrow")
-        return
-    log.info("retention: %d cases %sd, %d messages without a case cleared", cases, settings.retention.mode, messages)
