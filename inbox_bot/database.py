@@ -143,12 +143,11 @@ class Database:
     def checkpoint_in_background(self) -> None:
         """SQLite file: leave WAL checkpoints to a thread of their own (inbox_bot.walcheckpoint),
         for a process that writes much, the daemon. Nothing elsewhere; once is enough."""
-        url = self.engine.url
-        if self._checkpointer is not None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return
-        from inbox_bot.walcheckpoint import Checkpointer
+        from inbox_bot import walcheckpoint
 
-        self._checkpointer = Checkpointer(self.engine)
+        if self._checkpointer is not None or not walcheckpoint.applies_to(self.engine):
+            return
+        self._checkpointer = walcheckpoint.Checkpointer(self.engine)
         self._checkpointer.start()
 
     @contextmanager

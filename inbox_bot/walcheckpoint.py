@@ -26,11 +26,16 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 1.0  # seconds: at ~700 messages a second the WAL then stays within a few MB
 
 
+def applies_to(engine: Engine) -> bool:
+    """True for an engine on an SQLite database file, the only kind with a WAL to checkpoint."""
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
 class Checkpointer:
     """A thread that checkpoints the WAL of `engine`'s SQLite file every `interval` seconds."""
 
     def __init__(self, engine: Engine, interval: float = DEFAULT_INTERVAL):
-        if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        if not applies_to(engine):
             raise ValueError("a WAL checkpointer needs an SQLite database file")
         self.engine = engine
         self.path = engine.url.database
