@@ -504,7 +504,7 @@ _WARM_UP_MAIL = (
 )
 
 
-def _warm_up(ps: PrepareSettings | None = None) -> None:
+def _warm_up(ps: PrepareSettings) -> None:
     """Load what the first messages would otherwise load on their own clock, before reporting ready.
 
     The language detectors are built lazily on first use, and the short-text one takes ~2 s and
@@ -512,21 +512,17 @@ def _warm_up(ps: PrepareSettings | None = None) -> None:
     message first needed it: with a limit of a few seconds, an innocent message would be
     quarantined as a MessageTimeLimit after each restart.
     """
-    import inbox_bot.parsing  # noqa: F401
-    import inbox_bot.screening  # noqa: F401
-    import inbox_bot.threadkeys  # noqa: F401
+    from datetime import datetime, timezone
+
     from classifiers.language import warm_up
+    from inbox_bot.prepare import prepare
 
     warm_up()
-    if ps is not None:
-        from datetime import datetime, timezone
-
-        from inbox_bot.prepare import prepare
-
-        try:
-            prepare(Recorded(0, None, None, datetime.now(timezone.utc), _WARM_UP_MAIL), ps)
-        except Exception:  # noqa: BLE001 - only a warm-up: the worker must start whatever the sample does
-            log.warning("preparing the warm-up sample failed; the first batch will load what it needs")
+    try:
+        # prepare() imports the parser, screening and thread keys on its first call as well.
+        prepare(Recorded(0, None, None, datetime.now(timezone.utc), _WARM_UP_MAIL), ps)
+    except Exception:  # noqa: BLE001 - only a warm-up: the worker must start whatever the sample does
+        log.warning("preparing the warm-up sample failed; the first batch will load what it needs")
 
 
 def _sendable(exc: Exception) -> BaseException:
