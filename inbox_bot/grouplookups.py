@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inbox_bot import txscope
 from inbox_bot.schema import Case, OutboxRow, Suppression
+
+if TYPE_CHECKING:  # outbox imports this module
+    from inbox_bot.outbox import Queued
 
 _KEY = txscope.key("inbox_bot.group_lookups")
 
@@ -31,7 +35,7 @@ class GroupLookups:
     open_cases: dict[str, list[int]]  # sender -> ids of its open cases, as stored
     verified: frozenset[str]  # senders verified on some case
     suppressed: set[str] = field(default_factory=set)  # senders on the suppression list, and those the group put there
-    queued: list[OutboxRow] = field(default_factory=list)  # automatic replies queued by the group
+    queued: list[Queued] = field(default_factory=list)  # automatic replies queued by the group
     opened: list[Case] = field(default_factory=list)  # cases opened by the group
 
     @property
