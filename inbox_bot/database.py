@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +31,17 @@ class SchemaOutdated(SystemFault):
 
 
 _Row = TypeVar("_Row")
+
+# Ids per statement in an IN list: well under SQLite's bound-parameter limit (999 before 3.32,
+# still the system SQLite of some distributions), and few round trips for long lists.
+IDS_PER_STATEMENT = 500
+
+
+def in_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """`ids` in lists of at most IDS_PER_STATEMENT, one statement's worth each."""
+    ids = list(ids)
+    for start in range(0, len(ids), IDS_PER_STATEMENT):
+        yield ids[start:start + IDS_PER_STATEMENT]
 
 
 def unwritten(session: Session, model: type[_Row]) -> list[_Row]:

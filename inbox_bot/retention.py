@@ -31,14 +31,10 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot.config import Settings
+from inbox_bot.database import in_chunks
 from inbox_bot.schema import Case, Draft, Message, OutboxRow, ScreenHit
 
 log = logging.getLogger(__name__)
-
-# Ids per UPDATE: well under SQLite's bound-parameter limit (999 before 3.32), and few enough
-# round trips for hundreds of thousands of messages.
-CHUNK = 500
-
 
 @dataclass(frozen=True)
 class RetentionItem:
@@ -142,9 +138,7 @@ def apply_uncased(session: Session, ids: tuple[int, ...] | list[int]) -> int:
     Plain UPDATEs over chunks of ids, not ORM objects: a mailbox may hold hundreds of thousands.
     """
     cleared = 0
-    ids = list(ids)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+    for chunk in in_chunks(ids):
         cleared += session.execute(
             update(Message).where(Message.id.in_(chunk))
             .values(raw=None, sender=None, subject=None, message_id=None, last_error=None)

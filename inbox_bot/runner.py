@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from inbox_bot import deliver
 from inbox_bot.config import Settings, require
-from inbox_bot.database import Database
+from inbox_bot.database import Database, in_chunks
 from inbox_bot.errors import MailboxUnavailable
 from inbox_bot.pipeline import Outcome, PassReport, Processor, record
 from inbox_bot.schema import Message
@@ -189,10 +189,11 @@ class Runner:
             groups[targets.get(outcome.destination)].append(outcome)
         for target, items in groups.items():
             mb.mark_handled([o.uid for o in items], target)
-            # One statement: loading the records (raw mail and all) to set a flag cost as much
-            # as recording them.
+            # Plain statements: loading the records (raw mail and all) to set a flag cost as much
+            # as recording them. In chunks: a settle group has more ids than old SQLite takes.
             with self.db.core_transaction() as conn:
-                conn.execute(update(Message).where(Message.id.in_([o.message_pk for o in items])).values(server_done=True))
+                for chunk in in_chunks(o.message_pk for o in items):
+                    conn.execute(update(Message).where(Message.id.in_(chunk)).values(server_done=True))
 
     def _copy_sent(self) -> None:
         folder = self.settings.mailbox.sent_folder

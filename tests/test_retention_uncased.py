@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from inbox_bot import config as config_mod
 from inbox_bot import retention
 from inbox_bot.cli import cli
+from inbox_bot.database import IDS_PER_STATEMENT
 from inbox_bot.schema import Message, ScreenHit
 from test_clocks import db, make_case, make_settings, open_db  # noqa: F401 - db: the migrated database fixture
 from test_lifecycle import _config
@@ -147,7 +148,7 @@ def test_a_period_of_zero_or_less_clears_nothing(db, db_url, days):
 
 def test_more_messages_than_one_chunk_are_all_cleared(db, db_url):
     # Guards against the chunked UPDATE dropping the ids after the first chunk (or the last one).
-    n = retention.CHUNK * 2 + 7
+    n = IDS_PER_STATEMENT * 2 + 7
     rows = [dict(mailbox="INBOX", uidvalidity=2, uid=i, message_key=f"bulk-{i}", raw=b"x", size=1,
                  received_at=OLD, sender="bulk@example.pl", subject="News", status="processed",
                  processed_at=OLD, attempts=0, server_done=True, created_at=OLD) for i in range(n)]
