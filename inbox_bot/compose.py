@@ -447,7 +447,8 @@ def clean_header_text(value: str) -> str:
     return value.replace("=?", "= ?")
 
 
-def _check_address(value: str, what: str) -> str:
+def check_address(value: str, what: str) -> str:
+    """`value` stripped, when it is one plain address (no display name, no list); else ValueError."""
     value = value.strip()
     # A printable string has no control character: the per-character look is for the rest.
     if not _ADDRESS.match(value) or (not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value)):
@@ -521,8 +522,8 @@ def build_message(
     """
     if auto_submitted not in AUTO_SUBMITTED_VALUES:
         raise ValueError(f"Auto-Submitted must be one of {sorted(AUTO_SUBMITTED_VALUES)}")
-    from_addr = _check_address(from_addr, "from_addr")
-    to = _check_address(to, "to")
+    from_addr = check_address(from_addr, "from_addr")
+    to = check_address(to, "to")
     own_id = bare_message_id(message_id)
     if not is_valid_message_id(own_id):
         raise ValueError("message_id is not a valid Message-ID")

@@ -1,8 +1,10 @@
 """Deliver the outbox (step 9): send queued rows over SMTP, retry, park, and tell the DPO.
 
-A row is marked sent only after the server accepted it. A crash between acceptance and the
-commit resends the same bytes with the same Message-ID next time, which a mail client shows as
-one message; it can never produce two different acknowledgements. Temporary failures back off
+A row's bytes are built from what queuing fixed (inbox_bot.mailspec) and stored before its
+first attempt. A row is marked sent only after the server accepted it, together with the other
+rows of its claimed group. A crash between acceptance and that commit resends the same bytes
+with the same Message-ID next time, which a mail client shows as one message; it can never
+produce two different acknowledgements. Temporary failures back off
 exponentially until the row's deliver_by deadline; permanent ones park the row at once, and the
 DPO gets an alert for either (never for an alert, so a broken DPO address cannot loop).
 """
@@ -14,9 +16,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
-from inbox_bot import alerts, cases
+from inbox_bot import alerts, cases, outbox
 from inbox_bot.config import Settings
 from inbox_bot.database import Database
 from inbox_bot.errors import PermanentSendError, TemporarySendError
@@ -67,7 +69,7 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
                 rows = list(
                     session.execute(
                         select(OutboxRow.id, OutboxRow.envelope_from, OutboxRow.recipient, OutboxRow.raw,
-                               OutboxRow.kind, OutboxRow.case_id)
+                               OutboxRow.spec, OutboxRow.kind, OutboxRow.case_id)
                         .where(OutboxRow.status == "queued", OutboxRow.next_attempt_at <= now)
                         .order_by(OutboxRow.id)
                         .limit(BATCH if limit is None else min(BATCH, limit - handled))
@@ -75,26 +77,14 @@ async def _deliver(settings: Settings, db: Database, limit: int | None) -> Deliv
                 )
             if not rows:
                 break
-            claimed: set[int] = set()
-            for index, (row_id, envelope_from, recipient, raw, kind, case_id) in enumerate(rows):
-                handled += 1
-                if index % CLAIM_GROUP == 0:
-                    claimed = _claim(db, [r[0] for r in rows[index:index + CLAIM_GROUP]])
-                if row_id not in claimed:
-                    continue  # another delivery run (the other job, another process) has it
-                try:
-                    await transport.send(envelope_from, [recipient], raw)
-                except TemporarySendError as exc:
-                    _temporary(settings, db, row_id, exc, report)
-                    if _connection_failure(exc):
-                        # The server is down: every other row would fail the same way.
-                        return report
-                    continue
-                except PermanentSendError as exc:
-                    _permanent(settings, db, row_id, exc, report)
-                    continue
-                _mark_sent(db, row_id, kind, case_id)
-                report.sent += 1
+            for start in range(0, len(rows), CLAIM_GROUP):
+                group = rows[start:start + CLAIM_GROUP]
+                handled += len(group)
+                claimed = _claim(db, [row.id for row in group])
+                # Rows not claimed are another delivery run's (the other job, another process).
+                ready = _fix_bytes(settings, db, [row for row in group if row.id in claimed], report)
+                if not await _send_group(settings, db, transport, ready, report):
+                    return report  # the server is down: every other row would fail the same way
             if limit is None and len(rows) < BATCH:
                 break
     finally:
@@ -122,23 +112,92 @@ def _claim(db: Database, row_ids: list[int]) -> set[int]:
         ).scalars())
 
 
-def _mark_sent(db: Database, row_id: int, kind: str, case_id: int | None) -> None:
-    """Commit one accepted row as sent, with its case event, in two statements.
+@dataclass(frozen=True)
+class _Ready:
+    """A claimed row with its bytes, ready to send."""
 
-    The event goes in by case id: loading the case and then its whole history (to append one
-    entry through the ORM relationship) cost two more queries per message sent.
+    id: int
+    envelope_from: str
+    recipient: str
+    raw: bytes
+    kind: str
+    case_id: int | None
+
+
+def _fix_bytes(settings: Settings, db: Database, rows: list, report: DeliveryReport) -> list[_Ready]:
+    """The claimed rows with their bytes: built from the spec where not yet, and stored.
+
+    Stored before the first attempt and in the same row, so that a resend after a crash is the
+    very same bytes. A row whose bytes cannot be built is parked and the DPO told: the fault is
+    ours (a template that fails on its values), and retrying would fail the same way.
     """
+    ready: list[_Ready] = []
+    built: list[dict] = []
+    for row in rows:
+        raw = row.raw
+        if raw is None:
+            try:
+                raw = outbox.message_bytes(None, row.spec)
+            except Exception as exc:  # noqa: BLE001 - whatever the template raised, the row is parked
+                log.error("outbox #%d could not be built: %s", row.id, type(exc).__name__)
+                _unbuildable(settings, db, row.id, exc, report)
+                continue
+            built.append({"row_id": row.id, "raw": raw})
+        ready.append(_Ready(row.id, row.envelope_from, row.recipient, raw, row.kind, row.case_id))
+    if built:
+        with db.core_transaction() as connection:
+            connection.execute(
+                update(OutboxRow).where(OutboxRow.id == bindparam("row_id")).values(raw=bindparam("raw"), spec=None),
+                built,
+            )
+    return ready
+
+
+async def _send_group(settings: Settings, db: Database, transport, rows: list[_Ready], report: DeliveryReport) -> bool:
+    """Send each row; mark those accepted as sent together. False when the server is unreachable."""
+    accepted: list[_Ready] = []
+    try:
+        for row in rows:
+            try:
+                await transport.send(row.envelope_from, [row.recipient], row.raw)
+            except TemporarySendError as exc:
+                _temporary(settings, db, row.id, exc, report)
+                if _connection_failure(exc):
+                    return False
+                continue
+            except PermanentSendError as exc:
+                _permanent(settings, db, row.id, exc, report)
+                continue
+            accepted.append(row)
+    finally:
+        # Also when sending stops on an error: what the server accepted is marked, or it would
+        # be sent a second time after the lease.
+        _mark_sent(db, accepted)
+        report.sent += len(accepted)
+    return True
+
+
+def _mark_sent(db: Database, rows: list[_Ready]) -> None:
+    """Commit accepted rows as sent, with their case events: one commit for a claimed group.
+
+    A commit per row was most of delivery's time. A crash before this commit resends at most
+    a group's rows after the lease, each the same bytes with the same Message-ID, which a mail
+    client shows as one message. Events go in by case id as plain rows: loading each case and
+    its history to append one entry through the ORM cost two more queries per message sent.
+    """
+    if not rows:
+        return
     now = utcnow()
     with db.core_transaction() as connection:
         connection.execute(
             update(OutboxRow)
-            .where(OutboxRow.id == row_id)
+            .where(OutboxRow.id.in_([row.id for row in rows]))
             .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None)
         )
-        if case_id is not None:
-            # A plain INSERT, not an ORM object: the unit of work's flush cost more than the rest.
-            connection.execute(insert(CaseEvent).values(case_id=case_id, kind="sent", actor="inbox-bot", at=now,
-                                                     detail={"kind": kind, "outbox": row_id}))
+        events = [dict(case_id=row.case_id, kind="sent", actor="inbox-bot", at=now,
+                       detail={"kind": row.kind, "outbox": row.id}) for row in rows if row.case_id is not None]
+        if events:
+            connection.execute(insert(CaseEvent), events)
 
 
 def _connection_failure(exc: TemporarySendError) -> bool:
@@ -158,6 +217,14 @@ def _temporary(settings: Settings, db: Database, row_id: int, exc: Exception, re
             row.next_attempt_at = now + backoff(row.attempts)
             report.deferred += 1
     log.warning("outbox #%d deferred: %s", row_id, type(exc).__name__)
+
+
+def _unbuildable(settings: Settings, db: Database, row_id: int, exc: Exception, report: DeliveryReport) -> None:
+    with db.transaction() as session:
+        row = session.get(OutboxRow, row_id)
+        row.last_error = f"could not build the message: {type(exc).__name__}: {exc}"[:1000]
+        _park(settings, session, row, "the message could not be built")
+    report.parked += 1
 
 
 def _permanent(settings: Settings, db: Database, row_id: int, exc: Exception, report: DeliveryReport) -> None:

@@ -1,7 +1,8 @@
 """Queue outgoing mail in the outbox table, inside the caller's transaction.
 
-A row holds the finished bytes and the Message-ID chosen when it was queued, so that a resend
-after a crash mid-send is the very same message, and the deliverer needs no templates.
+A row holds the Message-ID chosen when it was queued and what the message is made of
+(inbox_bot.mailspec); delivery builds and stores the bytes before its first attempt, so that a
+resend after a crash mid-send is the very same message.
 Automatic replies are capped per recipient over two windows, whatever screening said, because
 robot detection is never complete and a loop with another robot must die out by itself.
 """
@@ -16,7 +17,7 @@ from typing import Sequence
 from sqlalchemy import case as sql_case, func, select
 from sqlalchemy.orm import Session
 
-from inbox_bot import compose, eventlog, grouplookups, ids
+from inbox_bot import compose, eventlog, grouplookups, ids, mailspec
 from inbox_bot.config import Settings
 from inbox_bot.logs import fingerprint
 from inbox_bot.schema import Case, OutboxRow, utcnow
@@ -96,7 +97,8 @@ def over_cap(session: Session, settings: Settings, recipient: str, now: datetime
 
 
 def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case | None = None) -> Queued | None:
-    """Render and queue one message; None when the per-recipient cap holds it back."""
+    """Queue one message (built at delivery, see inbox_bot.mailspec); None when the per-recipient
+    cap holds it back. ValueError when it could never be built: an address SMTP cannot carry."""
     now = utcnow()
     if outgoing.automatic:
         reason = over_cap(session, settings, outgoing.recipient, now)
@@ -104,28 +106,26 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
             log.warning("automatic %s to %s not queued: %s", outgoing.kind, fingerprint(outgoing.recipient), reason)
             return None
     org = settings.organisation
-    if outgoing.text is not None:
-        subject, text, html = outgoing.subject or "", outgoing.text, None
-    else:
-        rendered = compose.render(outgoing.kind, outgoing.language, outgoing.context)
-        subject, text, html = rendered.subject, rendered.text, rendered.html
     recipient = ascii_address(outgoing.recipient)
-    message_id = compose.make_message_id(org.domain)
-    raw = compose.build_message(
+    spec = mailspec.MailSpec(
+        kind=outgoing.kind,
+        language=outgoing.language,
+        context=outgoing.context if outgoing.text is None else None,
+        subject=outgoing.subject,
+        text=outgoing.text,
         from_addr=org.address,
         from_name=org.name,
         to=recipient,
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=message_id,
+        message_id=compose.make_message_id(org.domain),
         in_reply_to=outgoing.in_reply_to,
-        references=outgoing.references,
+        references=tuple(outgoing.references),
         auto_submitted=outgoing.auto_submitted,
         loop_header=(settings.replies.loop_header, org.domain),
         case_reference=case.reference if case is not None else None,
         date=now,
     )
+    raw, stored = _fixed(spec)
+    message_id = spec.message_id
     row = Queued(ids.next_id(session, OutboxRow), case.id if case is not None else None, outgoing.kind,
                  outgoing.automatic, recipient, message_id, now)
     values = dict(
@@ -137,6 +137,7 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
         envelope_from=org.address,
         message_id=message_id,
         raw=raw,
+        spec=stored,
         status="queued",
         attempts=0,
         next_attempt_at=now,
@@ -151,6 +152,29 @@ def queue(session: Session, settings: Settings, outgoing: Outgoing, case: Case |
     if lookups is not None and row.automatic:
         lookups.queued.append(row)
     return row
+
+
+def _fixed(spec: mailspec.MailSpec) -> tuple[bytes | None, str | None]:
+    """What the row keeps: the spec for delivery to build from, or the bytes when it cannot."""
+    # What the sender can get wrong (an address our SMTP cannot carry) is refused here, inside
+    # the caller's transaction, as building at once refused it: found at delivery, it would
+    # park mail for a case whose record says it was queued.
+    compose.check_address(spec.to, "to")
+    if spec.text is None and not compose.has_template(spec.kind, spec.language):
+        raise ValueError(f"no template {spec.language}/{spec.kind}")
+    try:
+        return None, mailspec.dumps(spec)
+    except mailspec.NotStorable:
+        return mailspec.build(spec), None
+
+
+def message_bytes(raw: bytes | None, spec: str | None) -> bytes:
+    """A row's bytes: those stored, else built from its spec."""
+    if raw is not None:
+        return raw
+    if spec is None:
+        raise ValueError("an outbox row with neither bytes nor a spec")
+    return mailspec.build(mailspec.loads(spec))
 
 
 def ascii_address(address: str) -> str:

@@ -160,7 +160,9 @@ class CaseEvent(Base):
 
 
 class OutboxRow(Base):
-    """A message to send, fixed (bytes and Message-ID) when queued, so a resend is the same mail."""
+    """A message to send. Queuing fixes its Message-ID and what it is made of (`spec`, JSON of
+    inbox_bot.mailspec); delivery builds the bytes from that and stores them in `raw` before the
+    first attempt, so a resend is the same mail. A row queued with its bytes has no spec."""
 
     __tablename__ = "outbox"
 
@@ -174,7 +176,8 @@ class OutboxRow(Base):
     recipient: Mapped[str] = mapped_column(String(320), index=True)
     envelope_from: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    spec: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|sent|parked
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

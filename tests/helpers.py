@@ -97,6 +97,13 @@ def run_once(settings: config_mod.Settings):
         db.dispose()
 
 
+def outbox_bytes(row) -> bytes:
+    """An outbox row's message: its stored bytes, or built from its spec as delivery builds it."""
+    from inbox_bot import outbox
+
+    return outbox.message_bytes(row.raw, row.spec)
+
+
 def parsed(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from helpers import ORGANISATION, parsed
+from helpers import ORGANISATION, outbox_bytes, parsed
 from inbox_bot import config, drafts
 from inbox_bot.database import Database, upgrade
 from inbox_bot.schema import Case, CaseEvent, Draft, Meta, OutboxRow
@@ -75,7 +75,7 @@ def test_draft_mail_goes_to_every_dpo_with_reference_and_token(setup):
         rows = list(session.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars())
         assert [r.recipient for r in rows] == ["dpo@optingo.eu", "Deputy.DPO@optingo.eu"]
         for row in rows:
-            msg = parsed(row.raw)
+            msg = parsed(outbox_bytes(row))
             assert "IODO-2026-00007" in msg["Subject"] and f"token {token}" in msg["Subject"]
             assert msg["Auto-Submitted"] == "auto-generated"
             # Not automatic (never capped) and not copied to Sent: it is internal mail.
@@ -94,7 +94,7 @@ def test_approved_draft_is_sent_once_threaded_to_the_request(setup):
             drafts.approve(session, settings, draft, actor="dpo@optingo.eu")  # the second approval
         sent = [r for r in session.execute(select(OutboxRow)).scalars() if r.recipient == case.requester]
         assert [r.id for r in sent] == [outbox_id]
-        msg = parsed(sent[0].raw)
+        msg = parsed(outbox_bytes(sent[0]))
         assert msg["In-Reply-To"] == "<req-1@example.pl>"
         assert msg["References"].split() == ["<root@example.pl>", "<req-1@example.pl>"]
         assert "IODO-2026-00007" in msg["Subject"]

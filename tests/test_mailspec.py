@@ -1,0 +1,187 @@
+"""Outgoing mail is built at delivery from what queuing fixed (inbox_bot.mailspec).
+
+What could go wrong: a context value that reads back differently (a date in another zone, a
+tuple, a key that looks like a tag) and so renders another letter; bytes built twice that
+differ, so a resend is not the same mail; a row whose template fails blocking the outbox or
+vanishing without the DPO knowing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from helpers import ORGANISATION, outbox_rows, parsed, settings_for
+from inbox_bot import config as config_mod, deliver, mailspec, outbox
+from inbox_bot.database import Database, upgrade
+from inbox_bot.pipeline import _reply_context
+from inbox_bot.schema import Case, OutboxRow, utcnow
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+RECEIVED = datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc)  # 29 March in Warsaw, the day clocks change
+
+
+def _case(labels: list[str], status: str = "acknowledged") -> Case:
+    return Case(
+        id=7, reference="IODO-2026-00007", requester="jan@example.pl", labels=labels, language="pl",
+        status=status, received_at=RECEIVED, due_at=RECEIVED + timedelta(days=31),
+        breach_due_at=RECEIVED + timedelta(hours=72) if "breach_report" in labels else None,
+    )
+
+
+def _spec(kind: str, language: str, context: dict | None, **fixed) -> mailspec.MailSpec:
+    values = dict(
+        kind=kind, language=language, context=context, subject=None, text=None,
+        from_addr="iodo@optingo.eu", from_name="Optingo Digital Sp. z o.o. (IODO)", to="jan@example.pl",
+        message_id="0123abcd@optingo.eu", in_reply_to="req-1@example.pl",
+        references=("root@example.pl", "req-1@example.pl"), auto_submitted="auto-replied",
+        loop_header=("X-Inbox-Bot-Loop", "optingo.eu"), case_reference="IODO-2026-00007",
+        date=datetime(2026, 3, 29, 1, 15, tzinfo=timezone.utc),
+    )
+    values.update(fixed)
+    return mailspec.MailSpec(**values)
+
+
+SETTINGS = config_mod.from_dict({"organisation": ORGANISATION})
+
+# Each kind the processing of a request queues, with a context as processing makes it.
+PER_MESSAGE = [
+    ("acknowledgement", ["access", "erasure"], {}),
+    ("acknowledgement", ["breach_report"], {}),
+    ("acknowledgement", [], {}),  # triage
+    ("optout_confirmation", ["marketing_optout"], {}),
+    ("breach_alert", ["breach_report"], {"excerpt": "Wyciekły dane klientów: ąęłńóśźż «quotes» \u2028 line"}),
+]
+
+
+@pytest.mark.parametrize("language", ["pl", "en"])
+@pytest.mark.parametrize("kind,labels,extra", PER_MESSAGE)
+def test_a_stored_spec_builds_the_very_bytes_of_the_spec_it_was_made_from(kind, labels, extra, language):
+    context = _reply_context(SETTINGS, _case(labels, "triage" if not labels else "acknowledged"), language, **extra)
+    spec = _spec(kind, language, context)
+    stored = mailspec.loads(mailspec.dumps(spec))
+    assert mailspec.build(stored) == mailspec.build(spec)
+    # Built twice, the same bytes: a resend of a row built again would be the same mail.
+    assert mailspec.build(stored) == mailspec.build(mailspec.loads(mailspec.dumps(spec)))
+
+
+def test_draft_mail_to_the_dpo_round_trips_with_its_text_and_token():
+    context = {
+        "organisation": "Optingo", "reference": "IODO-2026-00007", "token": "ABCDEFGHJK234567",
+        "draft_kind": "identity_request", "requester": "jan@example.pl", "draft_subject": "Prośba o potwierdzenie",
+        "draft_text": "Szanowna Pani,\n\nprosimy o potwierdzenie tożsamości.\n\n[[DO UZUPEŁNIENIA: podpis]]\n",
+        "due_at": RECEIVED + timedelta(days=31), "timezone": "Europe/Warsaw",
+    }
+    spec = _spec("draft_for_approval", "pl", context, to="dpo@optingo.eu", auto_submitted="auto-generated")
+    raw = mailspec.build(mailspec.loads(mailspec.dumps(spec)))
+    assert raw == mailspec.build(spec)
+    assert b"ABCDEFGHJK234567" in raw
+
+
+def test_dates_come_back_in_their_own_zone_and_the_local_calendar_day():
+    # 23:30 UTC on 28 March is already 29 March in Warsaw: read back in UTC, a letter would
+    # promise the wrong day.
+    local = RECEIVED.astimezone(WARSAW)
+    context = {"received_at": local, "utc": RECEIVED, "day": date(2026, 4, 29), "nested": [{"at": local}]}
+    back = mailspec.loads(mailspec.dumps(_spec("acknowledgement", "pl", context))).context
+    assert back["received_at"] == local and back["received_at"].tzinfo == WARSAW
+    assert back["received_at"].date() == date(2026, 3, 29)
+    assert back["utc"] == RECEIVED and back["utc"].utcoffset() == timedelta(0)
+    assert back["day"] == date(2026, 4, 29) and not isinstance(back["day"], datetime)
+    assert back["nested"][0]["at"].tzinfo == WARSAW
+
+
+def test_a_key_that_looks_like_a_tag_stays_a_plain_value():
+    context = {"$date": "2026-01-01", "x": {"$datetime": "2026-01-01T00:00:00+00:00", "zone": None, "more": 1}}
+    back = mailspec.loads(mailspec.dumps(_spec("acknowledgement", "pl", context))).context
+    assert back == context
+
+
+@pytest.mark.parametrize("value", [object(), datetime(2026, 1, 1, 12), {1: "a"}, {"s": {"x", "y"}},
+                                   {"$date": "2026-01-01"}])
+def test_what_json_cannot_keep_is_refused(value):
+    with pytest.raises(mailspec.NotStorable):
+        mailspec.dumps(_spec("acknowledgement", "pl", {"value": value}))
+
+
+def test_a_spec_of_another_format_is_refused():
+    with pytest.raises(ValueError):
+        mailspec.loads('{"format": 99}')
+
+
+def _queued_rows(settings, db, context: dict, kind: str = "acknowledgement") -> list[OutboxRow]:
+    with db.transaction() as session:
+        outbox.queue(session, settings, outbox.Outgoing(kind=kind, recipient="jan@example.pl", language="pl",
+                                                        context=context, automatic=False))
+    with db.session() as session:
+        return list(session.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars())
+
+
+def test_queue_keeps_the_spec_and_builds_at_once_what_it_cannot_keep(tmp_path, db_url):
+    settings = config_mod.from_dict({"organisation": ORGANISATION, "database": {"url": db_url}})
+    upgrade(db_url)
+    db = Database(db_url)
+    context = _reply_context(settings, _case(["access"]), "pl")
+    (row,) = _queued_rows(settings, db, context)
+    assert row.raw is None and mailspec.loads(row.spec).message_id == row.message_id
+    assert parsed(outbox.message_bytes(row.raw, row.spec))["Message-ID"] == f"<{row.message_id}>"
+
+    class Entry:  # the digest's sections hold objects like this
+        reference = "IODO-2026-00001"
+
+    _, built = _queued_rows(settings, db, {**context, "entries": [Entry()]})
+    assert built.spec is None and parsed(built.raw)["Message-ID"] == f"<{built.message_id}>"
+    db.dispose()
+
+
+def test_an_address_smtp_cannot_carry_is_refused_when_queued_not_at_delivery(tmp_path):
+    settings = config_mod.from_dict({"organisation": ORGANISATION})
+    url = f"sqlite:///{tmp_path}/q.db"
+    upgrade(url)
+    db = Database(url)
+    with pytest.raises(ValueError), db.transaction() as session:
+        outbox.queue(session, settings, outbox.Outgoing(kind="acknowledgement", recipient="a b@example.pl",
+                                                        language="pl", context={}, automatic=False))
+    db.dispose()
+
+
+def test_delivery_stores_the_bytes_it_sends_before_the_first_attempt(dovecot, smtp_sink, tmp_path):
+    settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/d.db")
+    upgrade(settings.database.url)
+    db = Database(settings.database.url)
+    _queued_rows(settings, db, _reply_context(settings, _case(["erasure"]), "pl"))
+    smtp_sink.fail_next(451)  # the first attempt fails: the bytes must be kept all the same
+    assert deliver.deliver_outbox(settings, db).deferred == 1
+    (row,) = outbox_rows(settings)
+    assert row.raw is not None and row.spec is None
+    first = row.raw
+    with db.transaction() as session:
+        session.get(OutboxRow, row.id).next_attempt_at = utcnow()
+    assert deliver.deliver_outbox(settings, db).sent == 1
+    (received,) = smtp_sink.messages()
+    (row,) = outbox_rows(settings)
+    # The server got the stored bytes (it adds nothing we compare), and they were not rebuilt.
+    assert row.raw == first and parsed(received.raw)["Message-ID"] == f"<{row.message_id}>"
+    assert parsed(received.raw)["Subject"] == parsed(first)["Subject"]
+    db.dispose()
+
+
+def test_a_row_whose_template_fails_is_parked_the_dpo_told_and_the_rest_sent(dovecot, smtp_sink, tmp_path):
+    settings = settings_for(dovecot, smtp_sink, f"sqlite:///{tmp_path}/p.db")
+    upgrade(settings.database.url)
+    db = Database(settings.database.url)
+    _queued_rows(settings, db, {})  # an acknowledgement without its values: the template raises
+    _queued_rows(settings, db, _reply_context(settings, _case(["access"]), "pl"))
+    report = deliver.deliver_outbox(settings, db)
+    assert (report.sent, report.parked) == (1, 1)
+    deliver.deliver_outbox(settings, db)  # the alert queued by the park
+    rows = outbox_rows(settings)
+    assert [(r.kind, r.status) for r in rows] == [
+        ("acknowledgement", "parked"), ("acknowledgement", "sent"), ("delivery_alert", "sent")]
+    assert "could not build" in rows[0].last_error
+    assert rows[0].spec is not None  # kept, so the DPO can see what was meant to go
+    assert {m.rcpt_tos for m in smtp_sink.messages()} == {("jan@example.pl",), ("dpo@optingo.eu",)}
+    db.dispose()
