@@ -162,16 +162,20 @@ class _Encoder(json.JSONEncoder):
 
 
 def _check_plain(value: Any) -> None:
+    # Only containers are looked into: a context is mostly strings, and a call per string
+    # cost more than encoding them.
     if isinstance(value, dict):
         if _decode_object(value) is not value:
             raise NotStorable("a context dict shaped like a stored date")
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotStorable("a context key that is not a string")
-            _check_plain(item)
+            if isinstance(item, (dict, list, tuple)):
+                _check_plain(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _check_plain(item)
+            if isinstance(item, (dict, list, tuple)):
+                _check_plain(item)
 
 
 _ENCODER = _Encoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
