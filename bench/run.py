@@ -174,7 +174,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
     }
 
 
-def worker_deliver(config: str, log_path: str | None) -> dict:
+def worker_deliver(config: str, log_path: str | None, profile: str | None = None) -> dict:
     """(c): deliver the whole outbox to the SMTP sink; then the Sent-folder copies, timed apart."""
     from sqlalchemy import func, select
 
@@ -186,9 +186,18 @@ def worker_deliver(config: str, log_path: str | None) -> dict:
     _worker_logging(log_path)
     settings = config_mod.load(config)
     db = Database(settings.database.url)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     report = deliver.deliver_outbox(settings, db)
     seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     runner = Runner(settings, db)
     runner.mailbox()
     started = time.perf_counter()
@@ -377,16 +386,16 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
           f"({pr['processed'] / pr['seconds']:.0f}/s), b/a {pr['seconds'] / out['fetch']['seconds']:.1f}, "
           f"cases {pr['cases']}, queued {pr['queued']}, peak RSS {pr['peak_rss_mb']:.0f} MB "
           f"+ worker {_mb(pr.get('worker_rss_mb'))}", flush=True)
-    if args.profile:
-        _write_profile(workdir / f"{kind}.prof", kind)
-
     sink.clear()
-    out["deliver"] = _run_worker("deliver", config, workdir / f"{kind}-deliver.log")
+    extra = ["--profile-out", str(workdir / f"{kind}-deliver.prof")] if args.profile else []
+    out["deliver"] = _run_worker("deliver", config, workdir / f"{kind}-deliver.log", *extra)
     dl = out["deliver"]
     arrived = len(sink.messages())
     dl["arrived"] = arrived
     print(f"[{kind}] (c) delivery: {dl['sent']} sent in {dl['seconds']:.2f} s ({dl['sent'] / dl['seconds']:.0f}/s), "
           f"{arrived} at the sink; Sent copies {dl['copied']} in {dl['sent_copy_seconds']:.2f} s", flush=True)
+    if args.profile:
+        _write_profile({"(b) processing": workdir / f"{kind}.prof", "(c) delivery": workdir / f"{kind}-deliver.prof"}, kind)
 
     if args.latency:
         sink.clear()
@@ -430,16 +439,17 @@ def _big_backlog(kind: str, args, dovecot, sink, workdir: Path, new_db, out: dic
     return out
 
 
-def _write_profile(path: Path, kind: str) -> None:
+def _write_profile(paths: dict[str, Path], kind: str) -> None:
     import io
     import pstats
 
     buffer = io.StringIO()
-    stats = pstats.Stats(str(path), stream=buffer)
-    stats.strip_dirs()
-    buffer.write(f"cProfile of (b), {kind}: the top functions by cumulative and by own time\n")
-    stats.sort_stats("cumulative").print_stats(45)
-    stats.sort_stats("tottime").print_stats(30)
+    for what, path in paths.items():
+        stats = pstats.Stats(str(path), stream=buffer)
+        stats.strip_dirs()
+        buffer.write(f"cProfile of {what}, {kind}: the top functions by cumulative and by own time\n")
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
     (BENCH / "profile.txt").write_text(buffer.getvalue())
     print(f"[{kind}] profile written to bench/profile.txt", flush=True)
 
@@ -551,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=int, default=100, help="requests for the latency figure (0: none)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the configured mailbox batch_size")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--profile", action="store_true", help="profile (b) and write bench/profile.txt")
+    parser.add_argument("--profile", action="store_true", help="profile (b) and (c) and write bench/profile.txt")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument("--worker", choices=("process", "deliver"), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -563,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.worker == "process":
             result = worker_process(args.config, args.log, args.profile_out)
         else:
-            result = worker_deliver(args.config, args.log)
+            result = worker_deliver(args.config, args.log, args.profile_out)
         print(json.dumps(result))
         return 0
 
