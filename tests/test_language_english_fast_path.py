@@ -81,7 +81,53 @@ TRICKY = {
     "Gruessen, Hans Mueller",
     "italian with english words": "Buongiorno, vorrei sapere quali dati personali avete su di me. "
     "Please tell me what you hold about me and whether you share it with others. Grazie, Marco Rossi",
+    # Came out other than "en" in spliced sets while a looser rule fired: a subject line or a few
+    # foreign words in a slice the old 40 % share per quarter let through, and one foreign word
+    # in a slice under 200 characters (the reason for the unknown-word rule there).
+    "polish subject on a short english letter": "bledny powod rozwiazania umowy Delivery report "
+    "Hello, this is the mail server on mail22.neko.example.net. I am sending you this message to "
+    "inform you on the delivery status of a message you previously sent.",
+    "foreign words in an english letter": "Hello Optingo, do you log IP addresses MvJ when I use "
+    "your platform? If beendet so, can you ZEOvGpA send me the list of IPs and timestamps linked "
+    "to wzEAD my account for the last 6 odrebnemu months? Thanks, Viktor",
+    "one foreign word in a short slice": "Undelivered Mail Returned to Sender This is the mail "
+    "system at host mail.example.com. I'm sorry to have to korekte inform you that you",
+    "danish closing on a short slice": "Med venlig hilsen Undelivered Mail Returned to Sender This "
+    "is the mail system at host mail.example.co.jp. I'm sorry to have to inform you that your message coul",
 }
+
+# English letters of 120-200 characters, shaped like the generated backlog's: the old rule (a
+# 200-character floor, 40 % of known words per quarter) sent every one to the detector.
+SHORT_ENGLISH = (
+    "Remove me from your list Dear Sir or Madam, I have been your customer since 2019, customer "
+    "number 127074. Please unsubscribe me from all marketing emails and stop sending me promotional offers.",
+    "Right to erasure Hello, I hold loyalty card number 757917. Kindly delete everything you have "
+    "on me, including my order history and saved addresses.",
+    "Objection to processing Hi, I object to processing based on your legitimate interests, in "
+    "particular the CRM scoring of my account. This matters to me because I keep receiving "
+    "messages I never asked for.",
+    "Partnership Dear Sir or Madam, We offer GDPR training for staff and would love to arrange a "
+    "short call next week. Kind regards, Amelia Walker",
+)
+
+
+@pytest.mark.parametrize("text", SHORT_ENGLISH)
+def test_fast_path_fires_on_short_english_letters_and_agrees(text):
+    # The widening this rule was given (120-200 characters, a larger vocabulary): it must still
+    # fire on these, and the detector must say "en" on each.
+    head = _head(text)
+    assert language.SHORT_TEXT <= len(head) < 250
+    assert _unmistakably_english(head)
+    assert detect_language(text) == _detector_says(text) == "en"
+
+
+def test_a_foreign_word_in_a_short_english_slice_sends_it_to_the_detector():
+    # Under 200 characters one lowercase word the vocabulary does not know ("korekte") is enough
+    # to turn the detector; the same slice with an English word there stays with the shortcut.
+    text = "Remove me from your list Dear Sir or Madam, Please unsubscribe me from all marketing emails and stop sending me promotional offers."
+    assert _unmistakably_english(_head(text))
+    assert not _unmistakably_english(_head(text.replace("promotional", "promocyjne")))
+    assert not _unmistakably_english(_head(text.replace("all marketing", "all korekte marketing")))
 
 
 @pytest.mark.parametrize("name", sorted(TRICKY))
