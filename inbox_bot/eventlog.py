@@ -1,4 +1,5 @@
-"""Rows written in bulk: case events, screening hits and queued mail, one INSERT per table write.
+"""Rows written in bulk: case events, screening hits and queued mail, one INSERT per table write;
+and a transaction's new cases and drafts, written as rows at the flush (`_write_new_objects`).
 
 A message that opens a case records five or six events (opened, reply queued, status changes,
 draft created and mailed), screening notes a hit or two for each message, and one or two
@@ -20,10 +21,10 @@ so that the collection the caller holds stays true (inbox_bot.cases.record_event
 from __future__ import annotations
 
 from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 from inbox_bot import txscope
-from inbox_bot.schema import Case, CaseEvent
+from inbox_bot.schema import Case, CaseEvent, Draft
 
 _KEY = txscope.key("inbox_bot.pending_events")
 
@@ -86,6 +87,70 @@ def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context, _instances) -> None:
     write(session)
+    if _write_new_objects(session):
+        write(session)  # the rows that waited for a case written just now
+
+
+def _write_new_objects(session: Session) -> bool:
+    """Write the transaction's new cases and drafts as plain rows; True when there were any.
+
+    They stay ORM objects for the code that changes them before the commit (a new case is
+    acknowledged, paused and given drafts within its message), but the unit of work's insert
+    of them was a tenth of a message's processing: bookkeeping per object and attribute that
+    an INSERT of rows does not need. Each is written with every column's value (its default
+    where unset, as the unit of work would have written it) and then joins the session as a
+    persistent, unchanged object, so that later changes are written as usual.
+    """
+    # Only objects whose id was handed out in advance (inbox_bot.ids) and whose parent's id is
+    # known: the others are left to the unit of work, which finds both out as it inserts.
+    new = [obj for obj in session.new if type(obj) in _PLAIN_NEW and obj.id is not None
+           and all(getattr(obj, key) is not None for key in _PLAIN_NEW[type(obj)][0])]
+    if not new:
+        return False
+    connection = session.connection()
+    for model in _PLAIN_NEW:  # cases before the drafts that point at them
+        objects = [obj for obj in new if type(obj) is model]
+        if not objects:
+            continue
+        columns = _PLAIN_NEW[model][1]
+        rows = [_row(obj, columns) for obj in objects]
+        connection.execute(insert(model.__table__), rows)
+        for obj in objects:
+            session.expunge(obj)
+            make_transient_to_detached(obj)
+            session.add(obj)
+    return True
+
+
+def _row(obj, columns) -> dict:
+    state = obj.__dict__
+    row = {}
+    for key, default in columns:
+        if key not in state:
+            # Set on the object too, as the unit of work's insert would: read later, an unset
+            # attribute of a detached object would need a query.
+            setattr(obj, key, default() if callable(default) else default)
+        row[key] = state[key]
+    return row
+
+
+def _defaults(model) -> list[tuple[str, object]]:
+    out = []
+    for column in model.__table__.columns:
+        default = column.default
+        if default is None:
+            value = None
+        elif default.is_callable:
+            value = lambda fn=default.arg: fn(None)  # noqa: E731 - SQLAlchemy wraps it to take a context
+        else:
+            value = default.arg
+        out.append((column.key, value))
+    return out
+
+
+# New objects of these models are written as plain rows, in this order (a draft points at its
+# case), once the columns named here (their parent's id) are known.
+_PLAIN_NEW = {Case: ((), _defaults(Case)), Draft: (("case_id",), _defaults(Draft))}
 
 
 @event.listens_for(Session, "after_flush_postexec")
