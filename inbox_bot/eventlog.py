@@ -49,8 +49,9 @@ def pending(session: Session, model) -> list[dict]:
     return [row for _, buffered, _, _, row in session.info.get(_KEY) or () if buffered is model]
 
 
-def write(session: Session) -> None:
-    """Write every buffered row whose parent is written (all of them after a flush)."""
+def write(session: Session, models: set | None = None) -> None:
+    """Write every buffered row whose parent is written (all of them after a flush), or only
+    those of `models`."""
     pending = session.info.get(_KEY)
     if not pending:
         return
@@ -60,10 +61,10 @@ def write(session: Session) -> None:
     # Asked once per parent, not per row: a group's buffer holds hundreds of rows of a few
     # dozen cases, and it is looked at before and after every flush.
     written = {key: parent is None or _written(parent) for key, parent in parents.items()}
-    ready = [item for item in pending if written[id(item[2])]]
+    ready = [item for item in pending if written[id(item[2])] and (models is None or item[1] in models)]
     if not ready:
         return
-    session.info[_KEY] = [item for item in pending if not written[id(item[2])]]
+    session.info[_KEY] = [item for item in pending if not (written[id(item[2])] and (models is None or item[1] in models))]
     by_table: dict = {}
     for _, model, parent, parent_key, row in ready:
         by_table.setdefault(model.__table__, []).append(row if parent is None else dict(row, **{parent_key: parent.id}))
@@ -169,9 +170,12 @@ def _before_commit(session: Session) -> None:
 def _before_read(state) -> None:
     pending = state.session.info.get(_KEY) if state.is_select else None
     if pending:
-        models = {item[1] for item in pending}
-        if any(m.class_ in models for m in state.all_mappers):
-            write(state.session)
+        # Only the rows of the tables the query reads: writing the others early (a bounce's
+        # lookup of our outbox wrote the group's hits and events so far) splits the group's
+        # INSERTs into more statements for nothing.
+        read = {item[1] for item in pending} & {m.class_ for m in state.all_mappers}
+        if read:
+            write(state.session, read)
 
 
 @event.listens_for(Session, "after_soft_rollback")

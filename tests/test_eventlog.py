@@ -102,3 +102,35 @@ def test_screening_hits_are_written_in_bulk_seen_in_their_transaction_and_droppe
     with db.session() as session:
         rules = session.execute(select(ScreenHit.rule).where(ScreenHit.message_pk == pk).order_by(ScreenHit.id)).scalars().all()
     assert rules == ["auto_submitted", "list_unsubscribe"]
+
+
+def test_a_query_writes_the_rows_of_the_tables_it_reads_only(db):
+    # Guards the group's bulk INSERTs: a lookup of the outbox (a bounce's) wrote every buffered
+    # hit and event so far, splitting them into more statements; now only the outbox's go.
+    from datetime import datetime, timezone
+
+    from inbox_bot import eventlog
+    from inbox_bot.schema import Message, OutboxRow, ScreenHit
+
+    with db.transaction() as session:
+        case = make_case(session)
+        message = Message(mailbox="INBOX", uidvalidity=1, uid=2, message_key="k2", raw=b"x", size=1,
+                          received_at=datetime(2026, 3, 2, 9, tzinfo=timezone.utc), status="new", attempts=0)
+        session.add(message)
+        session.flush()
+        eventlog.buffer_row(session, ScreenHit, {"message_pk": message.id, "rule": "bounce", "verdict": "bounce",
+                                                 "reason": "MAILER-DAEMON"})
+        cases.record_event(session, case, "note_c")
+        now = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        eventlog.buffer_row(session, OutboxRow, {"id": 900, "kind": "delivery_alert", "automatic": False,
+                                                 "recipient": "dpo@optingo.eu", "envelope_from": "iodo@optingo.eu",
+                                                 "message_id": "a@optingo.eu", "raw": b"x", "spec": None,
+                                                 "status": "queued", "attempts": 0, "next_attempt_at": now,
+                                                 "deliver_by": now, "copy_to_sent": False, "copied_to_sent": False,
+                                                 "created_at": now}, parent=case, parent_key="case_id")
+        assert session.execute(select(OutboxRow.id).where(OutboxRow.message_id == "a@optingo.eu")).scalars().all() == [900]
+        assert sorted(row_model.__name__ for _, row_model, *_ in session.info[eventlog._KEY]) == ["CaseEvent", "ScreenHit"]
+        pk, case_id = message.id, case.id
+    with db.session() as session:
+        assert session.execute(select(ScreenHit.rule).where(ScreenHit.message_pk == pk)).scalars().all() == ["bounce"]
+        assert "note_c" in session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)).scalars().all()
