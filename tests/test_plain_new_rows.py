@@ -130,3 +130,18 @@ def test_nothing_of_a_rolled_back_transaction_stays(db):
     with db.session() as session:
         assert session.execute(text("SELECT count(*) FROM cases")).scalar_one() == 0
         assert session.execute(text("SELECT count(*) FROM drafts")).scalar_one() == 0
+
+
+def test_events_added_through_a_new_cases_loaded_history_are_written_with_it(db):
+    # A new case whose history was looked at gets its events as ORM objects (inbox_bot.cases):
+    # they must still reach the database, pointing at the case written as a plain row.
+    with db.transaction() as session:
+        case = _new_case(session, "IODO-2026-00030")
+        assert case.events == []
+        cases.record_event(session, case, "opened", to_status="new")
+        cases.record_event(session, case, "note")
+        session.flush()
+        assert [e.kind for e in case.events] == ["opened", "note"]
+    with db.session() as session:
+        kinds = session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+        assert list(kinds.scalars()) == ["opened", "note"]
