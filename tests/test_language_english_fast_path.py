@@ -16,9 +16,8 @@ import pytest
 
 from classifiers import language
 from classifiers.language import _unmistakably_english, _unmistakably_polish, detect_language
-from inbox_bot.parsing import parse_message
+from language_texts import check_fast_path, detector_says as _detector_says, head as _head, shared_corpus_texts
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 ENGLISH_LETTER = (
     "Hello, I am writing to ask you to erase all personal data you hold about me and to stop "
@@ -34,14 +33,6 @@ POLISH_LETTER = (
     "przetwarzane przez Państwa firmę w celach marketingowych. Proszę także o potwierdzenie, "
     "że dane zostały usunięte. Z góry dziękuję. Pozdrawiam, Jan Kowalski"
 )
-
-
-def _head(text: str) -> str:
-    return " ".join(text.split())[: language.LONG_SLICE]
-
-
-def _detector_says(text: str) -> str:
-    return language._code(language._long_detector().detect_language_of(_head(text)))
 
 
 def test_fast_path_fires_on_a_plain_english_letter_and_agrees():
@@ -157,17 +148,6 @@ def test_english_and_polish_fast_paths_never_both_fire():
         assert not (_unmistakably_english(head) and _unmistakably_polish(head))
 
 
-def _check(texts: list[str]) -> tuple[int, list[str]]:
-    fired, disagree = 0, []
-    for text in texts:
-        head = _head(text)
-        if len(head) >= language.SHORT_TEXT and _unmistakably_english(head):
-            fired += 1
-            if _detector_says(text) != "en":
-                disagree.append(head[:80])
-    return fired, disagree
-
-
 def test_fast_path_agrees_with_the_detector_on_the_labelled_corpus():
     # The classifier's own English files and the Polish ones that mix in English (pl_mixed,
     # pl_everyday_c): wherever the shortcut fires, the detector says "en".
@@ -185,12 +165,10 @@ def test_fast_path_agrees_with_the_detector_on_the_labelled_corpus():
 def test_fast_path_agrees_with_the_detector_on_the_shared_corpora():
     # Real mail (a slice of the mime corpus, read as the pipeline reads it) and the request
     # letters in 12 languages: no firing where the detector says anything but "en".
-    if not CORPORA.is_dir():
-        pytest.skip(f"shared corpora not found at {CORPORA} (a plain checkout has no ../shared)")
-    texts = [p.read_text(encoding="utf-8") for p in sorted((CORPORA / "requests").rglob("*.txt"))]
-    for path in sorted((CORPORA / "mime").rglob("*.eml"))[::3]:
-        mail = parse_message(path.read_bytes())
-        texts.append(f"{mail.subject}\n{mail.text}")
-    fired, disagree = _check(texts)
+    fired, disagree = _check(shared_corpus_texts())
     assert fired > 20
     assert disagree == []
+
+
+def _check(texts: list[str]) -> tuple[int, list[str]]:
+    return check_fast_path(texts, _unmistakably_english, "en")

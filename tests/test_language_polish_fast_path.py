@@ -16,9 +16,8 @@ import pytest
 
 from classifiers import language
 from classifiers.language import _unmistakably_english, _unmistakably_polish, detect_language
-from inbox_bot.parsing import parse_message
+from language_texts import check_fast_path, detector_says as _detector_says, head as _head, shared_corpus_texts
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 DATA = Path(__file__).resolve().parents[1] / "classifiers" / "data"
 
 # Plain Polish letters of the kind most of the mailbox is: the old rule (a Polish-only letter in
@@ -118,14 +117,6 @@ TRICKY = {
 }
 
 
-def _head(text: str) -> str:
-    return " ".join(text.split())[: language.LONG_SLICE]
-
-
-def _detector_says(text: str) -> str:
-    return language._code(language._long_detector().detect_language_of(_head(text)))
-
-
 @pytest.mark.parametrize("text", PLAIN_POLISH, ids=range(len(PLAIN_POLISH)))
 def test_fast_path_fires_on_plain_polish_and_agrees(text):
     # The point of the shortcut (it must fire on ordinary Polish letters, with numbers and phone
@@ -149,17 +140,6 @@ def test_polish_and_english_fast_paths_never_both_fire():
     for text in (POLISH_LETTER, *PLAIN_POLISH, *TRICKY.values()):
         head = _head(text)
         assert not (_unmistakably_english(head) and _unmistakably_polish(head))
-
-
-def _check(texts: list[str]) -> tuple[int, list[str]]:
-    fired, disagree = 0, []
-    for text in texts:
-        head = _head(text)
-        if len(head) >= language.SHORT_TEXT and _unmistakably_polish(head):
-            fired += 1
-            if _detector_says(text) != "pl":
-                disagree.append(head[:80])
-    return fired, disagree
 
 
 def _data(*names: str) -> list[str]:
@@ -204,11 +184,9 @@ def test_fast_path_agrees_with_the_detector_on_the_shared_corpora():
     # Real mail (a slice of the mime corpus, read as the pipeline reads it) and the request
     # letters in 12 languages, Czech and Croatian among them: there is no Polish letter there, so
     # the shortcut must not fire anywhere the detector says anything else.
-    if not CORPORA.is_dir():
-        pytest.skip(f"shared corpora not found at {CORPORA} (a plain checkout has no ../shared)")
-    texts = [p.read_text(encoding="utf-8") for p in sorted((CORPORA / "requests").rglob("*.txt"))]
-    for path in sorted((CORPORA / "mime").rglob("*.eml"))[::3]:
-        mail = parse_message(path.read_bytes())
-        texts.append(f"{mail.subject}\n{mail.text}")
-    fired, disagree = _check(texts)
+    fired, disagree = _check(shared_corpus_texts())
     assert disagree == []
+
+
+def _check(texts: list[str]) -> tuple[int, list[str]]:
+    return check_fast_path(texts, _unmistakably_polish, "pl")
