@@ -556,7 +556,13 @@ class Processor:
         """
         if not returned:
             return None
-        sent = session.execute(select(OutboxRow).where(OutboxRow.message_id.in_(returned))).scalars().first()
+        # Plain columns on the bare connection: a bounce returns mail that was sent, so committed
+        # before this transaction began, and none of the mail this group queued can be it. As an
+        # ORM query it wrote the group's queued mail first and loaded a whole row, raw bytes and all.
+        sent = session.connection().execute(
+            select(OutboxRow.id, OutboxRow.case_id, OutboxRow.kind)
+            .where(OutboxRow.message_id.in_(returned)).order_by(OutboxRow.id).limit(1)
+        ).first()
         if sent is None or sent.case_id is None:
             return None
         case = session.get(Case, sent.case_id)
