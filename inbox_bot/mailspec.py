@@ -18,7 +18,7 @@ built at once instead (the digest, whose entries are objects).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,25 +79,8 @@ def build(spec: MailSpec) -> bytes:
 
 def dumps(spec: MailSpec) -> str:
     """The spec as JSON; NotStorable when its context holds a value of another kind."""
-    document = {
-        "format": FORMAT,
-        "kind": spec.kind,
-        "language": spec.language,
-        "context": spec.context,
-        "subject": spec.subject,
-        "text": spec.text,
-        "from_addr": spec.from_addr,
-        "from_name": spec.from_name,
-        "to": spec.to,
-        "message_id": spec.message_id,
-        "in_reply_to": spec.in_reply_to,
-        "references": list(spec.references),
-        "auto_submitted": spec.auto_submitted,
-        "loop_header": list(spec.loop_header) if spec.loop_header is not None else None,
-        "case_reference": spec.case_reference,
-        "date": spec.date,
-    }
-    return _ENCODER.encode(document)
+    # Tuples (references, the loop header) are written as JSON arrays; `loads` makes them tuples.
+    return _ENCODER.encode({"format": FORMAT, **{name: getattr(spec, name) for name in _FIELDS}})
 
 
 def loads(value: str) -> MailSpec:
@@ -105,24 +88,14 @@ def loads(value: str) -> MailSpec:
     document = json.loads(value, object_hook=_decode_object)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError("not an outgoing message spec of a known format")
-    loop = document["loop_header"]
-    return MailSpec(
-        kind=document["kind"],
-        language=document["language"],
-        context=document["context"],
-        subject=document["subject"],
-        text=document["text"],
-        from_addr=document["from_addr"],
-        from_name=document["from_name"],
-        to=document["to"],
-        message_id=document["message_id"],
-        in_reply_to=document["in_reply_to"],
-        references=tuple(document["references"]),
-        auto_submitted=document["auto_submitted"],
-        loop_header=(loop[0], loop[1]) if loop is not None else None,
-        case_reference=document["case_reference"],
-        date=document["date"],
-    )
+    values = {name: document[name] for name in _FIELDS}
+    values["references"] = tuple(values["references"])
+    loop = values["loop_header"]
+    values["loop_header"] = (loop[0], loop[1]) if loop is not None else None
+    return MailSpec(**values)
+
+
+_FIELDS = tuple(field.name for field in fields(MailSpec))
 
 
 # Tagged objects for what JSON has no type for. A dict of the context shaped exactly like a tag
