@@ -61,10 +61,11 @@ def write(session: Session, models: set | None = None) -> None:
     # Asked once per parent, not per row: a group's buffer holds hundreds of rows of a few
     # dozen cases, and it is looked at before and after every flush.
     written = {key: parent is None or _written(parent) for key, parent in parents.items()}
-    ready = [item for item in pending if written[id(item[2])] and (models is None or item[1] in models)]
+    due = [written[id(item[2])] and (models is None or item[1] in models) for item in pending]
+    ready = [item for item, now in zip(pending, due) if now]
     if not ready:
         return
-    session.info[_KEY] = [item for item in pending if not (written[id(item[2])] and (models is None or item[1] in models))]
+    session.info[_KEY] = [item for item, now in zip(pending, due) if not now]
     by_table: dict = {}
     for _, model, parent, parent_key, row in ready:
         by_table.setdefault(model.__table__, []).append(row if parent is None else dict(row, **{parent_key: parent.id}))
