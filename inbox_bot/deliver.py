@@ -140,7 +140,8 @@ def _fix_bytes(settings: Settings, db: Database, rows: list, report: DeliveryRep
                 raw = outbox.message_bytes(None, row.spec)
             except Exception as exc:  # noqa: BLE001 - whatever the template raised, the row is parked
                 log.error("outbox #%d could not be built: %s", row.id, type(exc).__name__)
-                _unbuildable(settings, db, row.id, exc, report)
+                _park_row(settings, db, row.id, f"could not build the message: {type(exc).__name__}: {exc}",
+                          "the message could not be built", report, attempted=False)
                 continue
             built.append({"row_id": row.id, "raw": raw})
         ready.append(_Ready(row.id, row.envelope_from, row.recipient, raw, row.kind, row.case_id))
@@ -219,22 +220,21 @@ def _temporary(settings: Settings, db: Database, row_id: int, exc: Exception, re
     log.warning("outbox #%d deferred: %s", row_id, type(exc).__name__)
 
 
-def _unbuildable(settings: Settings, db: Database, row_id: int, exc: Exception, report: DeliveryReport) -> None:
-    with db.transaction() as session:
-        row = session.get(OutboxRow, row_id)
-        row.last_error = f"could not build the message: {type(exc).__name__}: {exc}"[:1000]
-        _park(settings, session, row, "the message could not be built")
-    report.parked += 1
-
-
 def _permanent(settings: Settings, db: Database, row_id: int, exc: Exception, report: DeliveryReport) -> None:
+    _park_row(settings, db, row_id, f"{type(exc).__name__}: {exc}", "refused by the mail server", report)
+    log.warning("outbox #%d parked: permanent failure", row_id)
+
+
+def _park_row(settings: Settings, db: Database, row_id: int, error: str, why: str, report: DeliveryReport,
+              *, attempted: bool = True) -> None:
+    """Park one row for good, in a transaction of its own, and tell the DPO (see `_park`)."""
     with db.transaction() as session:
         row = session.get(OutboxRow, row_id)
-        row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-        _park(settings, session, row, "refused by the mail server")
+        if attempted:
+            row.attempts += 1
+        row.last_error = error[:1000]
+        _park(settings, session, row, why)
     report.parked += 1
-    log.warning("outbox #%d parked: permanent failure", row_id)
 
 
 def _park(settings: Settings, session, row: OutboxRow, why: str) -> None:
