@@ -33,7 +33,7 @@ class UTCDateTime(TypeDecorator):
     or worse, a local time is silently taken for UTC and a deadline moves by an hour or two.
     On SQLite the value is written as the very text SQLAlchemy's DATETIME writes
     ("2026-11-24 16:52:53.424126", naive UTC) in one step: its own bind step formatted each
-    value through a dict, and a group of messages binds some forty datetimes per message.
+    value through a dict, and applying a message binds some twenty-five datetimes.
     """
 
     impl = DateTime(timezone=True)
