@@ -88,6 +88,17 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def db(db_url):
+    """A migrated database on SQLite and on PostgreSQL (see db_url), disposed after the test."""
+    from inbox_bot.database import Database, upgrade
+
+    upgrade(db_url)
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def shared_corpora() -> Path:
     """../shared/corpora beside the repository: real mail written by others (never copied here)."""
     if not SHARED_CORPORA.is_dir():

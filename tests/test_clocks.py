@@ -70,13 +70,6 @@ def make_case(session, *, labels=("access",), status="acknowledged", received=No
     return case
 
 
-@pytest.fixture
-def db(db_url):
-    database = open_db(db_url)
-    yield database
-    database.dispose()
-
-
 def test_a_pause_of_three_days_moves_the_deadline_by_three_days(db, db_url):
     # Guards against a pause that is recorded but forgotten when the deadline is computed.
     settings = make_settings(db_url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
@@ -17,13 +16,6 @@ from test_clocks import WARSAW, local, make_case, make_settings, open_db
 
 NOW = local(2026, 3, 20, 8, 0)  # a Friday morning
 LAST_DIGEST = local(2026, 3, 19, 8, 0)
-
-
-@pytest.fixture
-def db(db_url):
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 def _fixture_of_cases(session) -> dict[str, str]:

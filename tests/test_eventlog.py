@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from helpers import history
 from inbox_bot import cases
 from inbox_bot.schema import Case, CaseEvent
-from test_clocks import db, local, make_case  # noqa: F401 - db is the fixture, on both databases
+from test_clocks import local, make_case
 
 
 def test_a_query_in_the_same_transaction_sees_the_events_just_recorded(db):

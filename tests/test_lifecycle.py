@@ -43,13 +43,6 @@ ALLOWED = {
 STATUSES = sorted({s for pair in ALLOWED for s in pair})
 
 
-@pytest.fixture
-def db(db_url):
-    database = open_db(db_url)
-    yield database
-    database.dispose()
-
-
 def test_every_transition_is_allowed_or_refused_as_the_table_says(db):
     # All 100 ordered pairs of the ten statuses, each on a fresh case.
     assert len(STATUSES) == 10

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import event, select, text
 
 from inbox_bot import cases, ids
-from inbox_bot.database import Database, upgrade
 from inbox_bot.schema import Case, CaseEvent, Draft
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
@@ -33,14 +32,6 @@ def orm_inserts():
     yield seen
     for model in (Case, Draft):
         event.remove(model, "before_insert", note)
-
-
-@pytest.fixture
-def db(db_url):
-    upgrade(db_url)
-    database = Database(db_url)
-    yield database
-    database.dispose()
 
 
 def _new_case(session, reference: str, with_id: bool = True) -> Case:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -52,13 +51,6 @@ def _fixture(session) -> dict[str, int]:
 
 def _count(session, model, *where) -> int:
     return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
-
-
-@pytest.fixture
-def db(db_url):
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 def test_purge_removes_exactly_what_the_dry_run_listed(db, db_url):

@@ -16,7 +16,7 @@ from inbox_bot import retention
 from inbox_bot.cli import cli
 from inbox_bot.database import IDS_PER_STATEMENT
 from inbox_bot.schema import Message, ScreenHit
-from test_clocks import db, make_case, make_settings, open_db  # noqa: F401 - db: the migrated database fixture
+from test_clocks import make_case, make_settings, open_db
 from test_lifecycle import _config
 
 NOW = datetime(2029, 6, 1, 3, 0, tzinfo=timezone.utc)
