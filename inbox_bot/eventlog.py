@@ -20,6 +20,8 @@ so that the collection the caller holds stays true (inbox_bot.cases.record_event
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
@@ -106,7 +108,7 @@ def _write_new_objects(session: Session) -> bool:
     # Only objects whose id was handed out in advance (inbox_bot.ids) and whose parent's id is
     # known: the others are left to the unit of work, which finds both out as it inserts.
     new = [obj for obj in session.new if type(obj) in _PLAIN_NEW and obj.id is not None
-           and all(getattr(obj, key) is not None for key in _PLAIN_NEW[type(obj)][0])]
+           and all(getattr(obj, key) is not None for key in _PLAIN_NEW[type(obj)].parent_keys)]
     if not new:
         return False
     connection = session.connection()
@@ -114,8 +116,7 @@ def _write_new_objects(session: Session) -> bool:
         objects = [obj for obj in new if type(obj) is model]
         if not objects:
             continue
-        columns = _PLAIN_NEW[model][1]
-        rows = [_row(obj, columns) for obj in objects]
+        rows = [_row(obj, _PLAIN_NEW[model].columns) for obj in objects]
         connection.execute(insert(model.__table__), rows)
         for obj in objects:
             session.expunge(obj)
@@ -150,9 +151,13 @@ def _defaults(model) -> list[tuple[str, object]]:
     return out
 
 
-# New objects of these models are written as plain rows, in this order (a draft points at its
-# case), once the columns named here (their parent's id) are known.
-_PLAIN_NEW = {Case: ((), _defaults(Case)), Draft: (("case_id",), _defaults(Draft))}
+class _Plain(NamedTuple):
+    parent_keys: tuple[str, ...]  # written only once these (their parent's id) are known
+    columns: list[tuple[str, object]]  # every column, with the default of an unset one
+
+
+# New objects of these models are written as plain rows, in this order (a draft points at its case).
+_PLAIN_NEW = {Case: _Plain((), _defaults(Case)), Draft: _Plain(("case_id",), _defaults(Draft))}
 
 
 @event.listens_for(Session, "after_flush_postexec")
