@@ -298,22 +298,24 @@ class Processor:
                 prepared.append(result)
         # Requests the worker process did not classify (a small batch, or its pass failed).
         requests = [p for p in prepared if p.screen.is_request and p.pk not in by_pk]
-        try:
-            if requests:
-                classify.model(self.settings)  # loading or training the model is not the message's time
+        # None in a backlog's usual batch (the worker classified them all): no hand-over to the
+        # time limit's thread for an empty list.
+        if requests:
             try:
-                classifications = run_with_limit(
-                    classify.classify_many, self.settings, [p.mail for p in requests],
-                    seconds=self.settings.limits.message_seconds * max(1, len(requests)), what="classification",
-                )
-            except MessageTimeLimit as exc:
-                # Slow classification of a batch is counted as an attempt, not blamed on one sender.
-                raise TimeoutError(str(exc)) from None
-            by_pk.update((p.pk, c) for p, c in zip(requests, classifications))
-        except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry the requests later
-            log.exception("classification failed for %d messages", len(requests))
-            outcomes.extend(self._failed(p.pk, exc) for p in requests)
-            prepared = [p for p in prepared if p.pk in by_pk or not p.screen.is_request]
+                classify.model(self.settings)  # loading or training the model is not the message's time
+                try:
+                    classifications = run_with_limit(
+                        classify.classify_many, self.settings, [p.mail for p in requests],
+                        seconds=self.settings.limits.message_seconds * len(requests), what="classification",
+                    )
+                except MessageTimeLimit as exc:
+                    # Slow classification of a batch is counted as an attempt, not blamed on one sender.
+                    raise TimeoutError(str(exc)) from None
+                by_pk.update((p.pk, c) for p, c in zip(requests, classifications))
+            except Exception as exc:  # noqa: BLE001 - a model fault is ours: retry the requests later
+                log.exception("classification failed for %d messages", len(requests))
+                outcomes.extend(self._failed(p.pk, exc) for p in requests)
+                prepared = [p for p in prepared if p.pk in by_pk or not p.screen.is_request]
         for start in range(0, len(prepared), COMMIT_GROUP):
             if self.stop is not None and self.stop.is_set():
                 break  # the rest stays recorded as new and is processed after the restart
