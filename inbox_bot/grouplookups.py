@@ -4,7 +4,7 @@ Four lookups ran for every message of a backlog: the automatic replies already s
 sender (the reply cap), the sender's open cases (duplicates), whether the sender's identity
 was verified on another case, and whether an opt-out's sender is on the suppression list. The
 first three were 0.8 ms of a message's 3 ms. The pipeline now reads them for all senders of a
-group in four queries at the group's start (inside its transaction, which
+group in three queries at the group's start (inside its transaction, which
 on SQLite holds the write lock, so nobody else changes them meanwhile), and records what the
 group itself adds (replies queued, cases opened). Functions outside a group, or for an address
 not read here, ask the database as before.
@@ -68,12 +68,14 @@ def load(session: Session, settings, senders: set[str], now: datetime) -> GroupL
         # The open statuses are picked here, not in SQL: given both conditions, SQLite (no
         # statistics) searched the status index, every open case of the mailbox for each group,
         # a cost growing with the register (0.36 ms a group at 8,500 cases, 0.05 by requester).
-        for requester, case_id, status in conn.execute(select(Case.requester, Case.id, Case.status).where(
-                Case.requester.in_(senders)).order_by(Case.id)):
+        # Whether a sender was verified comes with the same rows: every case of a sender is read.
+        for requester, case_id, status, identity_verified in conn.execute(
+                select(Case.requester, Case.id, Case.status, Case.identity_verified).where(
+                    Case.requester.in_(senders)).order_by(Case.id)):
             if status in OPEN_STATUSES:
                 open_cases[requester].append(case_id)
-        verified = set(conn.execute(select(Case.requester).where(
-            Case.requester.in_(senders), Case.identity_verified.is_(True))).scalars())
+            if identity_verified:
+                verified.add(requester)
         # Senders are normalised addresses, the list's own form (inbox_bot.suppression).
         suppressed = set(conn.execute(select(Suppression.address).where(Suppression.address.in_(senders))).scalars())
     else:
