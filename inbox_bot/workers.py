@@ -11,10 +11,16 @@ How it works:
 - The parent keeps every submitted item until its result has arrived (`_pending`): that list,
   not the child, is the truth. When a child is replaced, everything still pending is sent to
   the new one, in order, so nothing is lost and nothing is returned twice.
-- The child sends one result per message, in order, so the parent knows which message is in
-  flight: the first pending one. Its clock starts when the child reported its previous result
-  (or became ready, or was given the item, whichever is last): the child's start-up time and
-  the parent's own busy time are never charged to a message.
+- The child notes in a small shared record (`_Progress`) which message it is preparing and
+  since when, before each message, so the parent knows which message is in flight without a
+  message on the pipe. Its clock starts when the child finished its previous one (or became
+  ready, or was given the item, whichever is last): the child's start-up time, the parent's own
+  busy time and the time results spend on the pipe are never charged to a message. Both sides
+  read the same system-wide monotonic clock (CLOCK_MONOTONIC).
+- The results come back in order, in chunks (at most `CHUNK` messages, and always at the end of
+  each batch handed over), not one pipe message per message: one write, one wake-up of the
+  parent's reader and one event instead of a hundred. A result still in the child when it is
+  killed or dies is simply prepared again by the next child, like the rest of what is pending.
 - A message that overruns the limit gets `MessageTimeLimit` (a SenderError: quarantined, not
   retried) and the child is killed with SIGKILL: unlike the thread in inbox_bot.timelimit, a
   process can really be stopped, so a runaway parse costs no CPU and no memory afterwards.
@@ -22,10 +28,11 @@ How it works:
   retried later). Each death costs exactly one message, so a message that kills every child
   it meets cannot stall the pool: it is failed, and the caller's attempt count parks it.
 - With `classify_with`, the child also classifies the requests of each batch it was handed,
-  in one vectorised pass after the batch's last result (one message at a time the model
-  costs ten times as much). It says "classifying" first, so that the pass runs on a clock of
-  its own and never on the next message's; a pass that fails, overruns or dies with the
-  child leaves those messages unclassified, and the parent classifies them itself.
+  in one vectorised pass after the batch's results are sent (one message at a time the model
+  costs ten times as much). Its record says "classifying n" meanwhile, so that the pass runs
+  on a clock of its own (the limit times n) and never on a message's; a pass that fails,
+  overruns or dies with the child leaves those messages unclassified, and the parent
+  classifies them itself.
 - Two helper threads per child in the parent: a feeder that writes batches to the child (so
   submit() never blocks on a full pipe while the child is busy) and a reader that takes
   results off the pipe as they come (so the child never stalls on a full pipe while the
@@ -53,6 +60,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Callable, Sequence
 
 from inbox_bot.config import ClassifierSettings
@@ -69,6 +77,9 @@ START_SECONDS = 60.0
 # How often a waiting parent checks that the child is still alive, in case its death was not
 # seen as an end of file on the result pipe (e.g. a copy of the pipe's write end leaked).
 LIVENESS_SECONDS = 1.0
+# The most results the child holds before sending them: a batch's results are collected together
+# anyway, and a chunk of 100 is ~250 KB pickled, so larger batches still come back as they go.
+CHUNK = 100
 
 
 class WorkerFault(SystemFault):
@@ -77,6 +88,43 @@ class WorkerFault(SystemFault):
 
 class UnsendableError(SystemFault):
     """prepare() raised an exception that cannot be sent back from the worker process."""
+
+
+class _Progress:
+    """What the child is doing now, in four shared 64-bit slots: written by the child, read by the parent.
+
+    Slots: a version (odd while the child writes), the phase (IDLE, PREPARING, CLASSIFYING),
+    its argument (the message's seq, or the number of requests being classified) and when the
+    phase began (time.monotonic_ns). The version lets the parent read the three as one: a
+    deadline computed from one message's seq and the previous message's start would blame the
+    wrong message.
+    """
+
+    IDLE, PREPARING, CLASSIFYING = 0, 1, 2
+
+    def __init__(self, array):
+        self.array = array  # the ctypes array, handed to the child at its start
+        self._slots = memoryview(array).cast("B").cast("q")
+
+    def note(self, phase: int, what: int = 0) -> None:
+        slots = self._slots
+        slots[0] += 1
+        slots[1] = phase
+        slots[2] = what
+        slots[3] = time.monotonic_ns()
+        slots[0] += 1
+
+    def read(self) -> tuple[int, int, float]:
+        """(phase, argument, since as time.monotonic()); consistent unless the writer died mid-write."""
+        slots = self._slots
+        for _ in range(10_000):
+            version = slots[0]
+            if not version & 1:
+                phase, what, since = slots[1], slots[2], slots[3]
+                if slots[0] == version:
+                    return phase, what, since / 1e9
+        # A child killed between its two version bumps leaves the version odd for good.
+        return slots[1], slots[2], slots[3] / 1e9
 
 
 @dataclass(frozen=True)
@@ -96,8 +144,10 @@ class _Child:
         self.ready = False
         jobs_r, self.jobs_w = ctx.Pipe(duplex=False)
         self.results_r, results_w = ctx.Pipe(duplex=False)
+        self.progress = _Progress(ctx.RawArray("q", 4))
         self.process = ctx.Process(
-            target=_child_main, args=(jobs_r, results_w, ps, warm_up, hook, classify_with), name="inbox-bot-prepare", daemon=True
+            target=_child_main, args=(jobs_r, results_w, ps, warm_up, hook, classify_with, self.progress.array),
+            name="inbox-bot-prepare", daemon=True,
         )
         self.process.start()
         self.started_at = time.monotonic()
@@ -194,8 +244,6 @@ class PreparePool:
         self._done: dict[int, Prepared | BaseException] = {}
         self._awaiting: set[int] = set()  # requests prepared, their classification still to come
         self._classes: dict[int, Classification] = {}  # the child's classifications, until collected
-        self._classifying = 0  # requests the child is classifying now, by its own word
-        self._progress_at = 0.0  # the current child's last sign of work: ready or a result
         self._closed = False
         # A one-element list shared with the finaliser, so that closing at interpreter exit
         # does not keep the pool itself alive.
@@ -292,7 +340,6 @@ class PreparePool:
     def _give_up_classes(self) -> None:
         # Left unclassified: results_classified gives None for them, and the caller classifies.
         self._awaiting.clear()
-        self._classifying = 0
 
     def _fail(self, seq: int, exc: BaseException) -> None:
         self._pending.pop(seq, None)
@@ -302,12 +349,17 @@ class PreparePool:
     def _deadline(self, child: _Child) -> float | None:
         if not child.ready:
             return child.started_at + START_SECONDS
-        if self._classifying and self.seconds:
-            return self._progress_at + self.seconds * self._classifying
-        if not self.seconds or not self._pending:
+        if not self.seconds:
             return None
-        in_flight = next(iter(self._pending))
-        return max(self._progress_at, self._given_at[in_flight]) + self.seconds
+        phase, what, since = child.progress.read()
+        if phase == _Progress.CLASSIFYING:
+            return since + self.seconds * max(1, what)
+        if phase == _Progress.PREPARING and what in self._pending:
+            return self._deadline_of(what, since)
+        return None  # idle, or the message noted is done and its result on its way
+
+    def _deadline_of(self, seq: int, since: float) -> float:
+        return max(since, self._given_at[seq]) + self.seconds
 
     def _step(self, batch: Batch) -> None:
         """Wait for one event from the child (or its deadline) and act on it."""
@@ -318,8 +370,10 @@ class PreparePool:
         deadline = self._deadline(child)
         wait = LIVENESS_SECONDS if deadline is None else min(LIVENESS_SECONDS, max(0.0, deadline - time.monotonic()))
         try:
-            generation, at, message = self._events.get(timeout=wait)
+            generation, _, message = self._events.get(timeout=wait)
         except queue.Empty:
+            # The record may have moved on while we waited: the deadline is read again.
+            deadline = self._deadline(child)
             if deadline is not None and time.monotonic() >= deadline:
                 self._overran(child, batch)
             elif not child.process.is_alive():
@@ -328,25 +382,20 @@ class PreparePool:
         if generation != child.generation:
             return  # from a child already replaced: its work was re-sent
         kind = message[0]
-        if kind == "ready":
+        if kind == "results":
+            pending, given_at, done = self._pending, self._given_at, self._done
+            classifying = self.classify_with is not None
+            for seq, ok, value in message[1]:
+                if seq in pending:
+                    del pending[seq]
+                    given_at.pop(seq, None)
+                    done[seq] = value
+                    if ok and classifying and value.screen.is_request:
+                        self._awaiting.add(seq)
+        elif kind == "ready":
             child.ready = True
-            self._progress_at = at
-        elif kind == "result":
-            _, seq, ok, value = message
-            self._progress_at = at
-            if seq in self._pending:
-                self._pending.pop(seq)
-                self._given_at.pop(seq, None)
-                self._done[seq] = value
-                if ok and self.classify_with is not None and value.screen.is_request:
-                    self._awaiting.add(seq)
-        elif kind == "classifying":
-            self._classifying = message[1]
-            self._progress_at = at
         elif kind == "classified":
             _, found, error = message
-            self._classifying = 0
-            self._progress_at = at
             if error:
                 log.warning("classification in the worker process failed (%s); %d requests classified here", error, len(found))
             for seq, classification in found:
@@ -362,31 +411,40 @@ class PreparePool:
             code = self._stop()
             self._fail_start(batch, f"the worker process did not start within {START_SECONDS:g} s (exit code {code})")
             return
-        if self._classifying:
-            # No message is to blame for a slow model: the requests are classified here instead.
-            log.warning("classifying %d requests took longer than %g s each; worker process killed",
-                        self._classifying, self.seconds)
-            self._stop()
-            if self._pending:
-                self._start()
-            return
-        seq = next(iter(self._pending))
-        pk = self._pending[seq].pk
         self._stop()
-        log.warning("message #%d: prepare took longer than %g s; worker process killed", pk, self.seconds)
-        self._fail(seq, MessageTimeLimit(f"parsing message #{pk} took longer than {self.seconds:g} s; stopped"))
+        # Read once the child is dead: what it was doing when killed, not a moment before.
+        phase, what, since = child.progress.read()
+        if phase == _Progress.CLASSIFYING:
+            # No message is to blame for a slow model: the requests are classified here instead.
+            log.warning("classifying %d requests took longer than %g s each; worker process killed", what, self.seconds)
+        elif phase == _Progress.PREPARING and what in self._pending and time.monotonic() >= self._deadline_of(what, since):
+            self._time_limit(what)
+        # else the child moved on between our reading and the kill: nobody is blamed, the
+        # pending messages are simply prepared again by the next child.
         if self._pending:
             self._start()
+
+    def _time_limit(self, seq: int) -> None:
+        pk = self._pending[seq].pk
+        log.warning("message #%d: prepare took longer than %g s; worker process killed", pk, self.seconds)
+        self._fail(seq, MessageTimeLimit(f"parsing message #{pk} took longer than {self.seconds:g} s; stopped"))
 
     def _died(self, child: _Child, batch: Batch) -> None:
         code = self._stop()
         if not child.ready:
             self._fail_start(batch, f"the worker process exited before it was ready (exit code {code})")
             return
-        if not self._pending:
+        phase, what, _ = child.progress.read()
+        if phase == _Progress.CLASSIFYING or not self._pending:
+            # A classification pass that dies leaves its requests to us (given up in _stop).
             log.warning("worker process exited with no message in flight (exit code %s)", code)
+            if self._pending:
+                self._start()
             return
-        seq = next(iter(self._pending))
+        # The message noted, or else the first pending one: a child that dies between messages
+        # (say, reading a batch) must still cost one, or a batch that kills every child would
+        # stall the pool.
+        seq = what if phase == _Progress.PREPARING and what in self._pending else next(iter(self._pending))
         pk = self._pending[seq].pk
         log.error("worker process died while preparing message #%d (exit code %s); restarting it", pk, code)
         self._fail(seq, WorkerFault(f"the worker process died while preparing message #{pk} (exit code {code})"))
@@ -411,7 +469,7 @@ def _stop_boxed(box: list) -> None:
 
 # -- the child's side ------------------------------------------------------------------------------
 def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str | None,
-                classify_with: ClassifierSettings | None = None) -> None:
+                classify_with: ClassifierSettings | None, progress_array) -> None:
     # Ctrl-C reaches the whole process group; the parent decides when its child ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
@@ -436,6 +494,8 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
         before = getattr(importlib.import_module(module), name)
     from inbox_bot import gctune
 
+    progress = _Progress(progress_array)
+    progress.note(_Progress.IDLE)
     gctune.settle_after_start()  # the detectors and the model are loaded: frozen, never scanned
     results_w.send(("ready", os.getpid()))
     while True:
@@ -446,9 +506,10 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
         if jobs is None:
             return
         jobs.reverse()  # popped from the end, so in order, and each item dropped once done
-        requests: list[tuple[int, object]] = []
+        chunk: list[tuple[int, bool, object]] = []
         while jobs:
             seq, item = jobs.pop()
+            progress.note(_Progress.PREPARING, seq)
             try:
                 if before is not None:
                     before(item)
@@ -456,33 +517,59 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
             except Exception as exc:  # noqa: BLE001 - the message's result, sent to the parent
                 value, ok = _sendable(exc), False
             item = None
-            try:
-                results_w.send(("result", seq, ok, value))
-            except OSError:
-                return  # the parent is gone
-            except Exception as exc:  # noqa: BLE001 - pickling failed before anything was written
-                what = "the prepared message" if ok else f"prepare's {type(value).__name__}"
-                results_w.send(("result", seq, False, UnsendableError(
-                    f"{what} could not be sent back from the worker process ({type(exc).__name__})")))
-                ok = False  # the parent has no message to classify
-            if ok and classify_with is not None and value.screen.is_request:
-                requests.append((seq, value.mail))
+            chunk.append((seq, ok, value))
             value = None
-        if requests and not _send_classes(results_w, classify_with, requests):
-            return  # the parent is gone
+            if len(chunk) >= CHUNK or not jobs:
+                # Idle while sending: pickling a chunk is no message's time.
+                progress.note(_Progress.IDLE)
+                if not _send_results(results_w, chunk):
+                    return  # the parent is gone
+                if classify_with is not None:
+                    requests = [(seq, value.mail) for seq, ok, value in chunk if ok and value.screen.is_request]
+                    if requests and not _send_classes(results_w, classify_with, requests, progress):
+                        return  # the parent is gone
+                chunk = []
 
 
-def _send_classes(results_w, classify_with: ClassifierSettings, requests: list) -> bool:
-    """Classify a batch's requests in one pass and send the results; False if the parent is gone."""
+def _send_results(results_w, chunk: list) -> bool:
+    """Send a chunk of results in one message; False if the parent is gone.
+
+    A result that cannot be pickled is sent as an UnsendableError in its place (and marked not
+    ok in `chunk`, so that it is not classified): the rest of the chunk still crosses.
+    """
+    try:
+        results_w.send(("results", chunk))
+        return True
+    except OSError:
+        return False
+    except Exception:  # noqa: BLE001 - pickling failed before anything was written: find the culprits
+        pass
+    for i, (seq, ok, value) in enumerate(chunk):
+        try:
+            ForkingPickler.dumps(value)
+        except Exception as exc:  # noqa: BLE001 - this one cannot cross
+            what = "the prepared message" if ok else f"prepare's {type(value).__name__}"
+            chunk[i] = (seq, False, UnsendableError(
+                f"{what} could not be sent back from the worker process ({type(exc).__name__})"))
+    try:
+        results_w.send(("results", chunk))
+    except OSError:
+        return False
+    return True
+
+
+def _send_classes(results_w, classify_with: ClassifierSettings, requests: list, progress: _Progress) -> bool:
+    """Classify a chunk's requests in one pass and send the results; False if the parent is gone."""
     from inbox_bot import classify
 
+    progress.note(_Progress.CLASSIFYING, len(requests))
     try:
-        results_w.send(("classifying", len(requests)))
         try:
             found = classify.classify_mails(classify_with, [mail for _, mail in requests])
             message = ("classified", [(seq, c) for (seq, _), c in zip(requests, found)], None)
         except Exception as exc:  # noqa: BLE001 - the parent classifies them: a model fault is not the mail's
             message = ("classified", [(seq, None) for seq, _ in requests], type(exc).__name__)
+        progress.note(_Progress.IDLE)
         results_w.send(message)
     except OSError:
         return False
