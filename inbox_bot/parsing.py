@@ -531,12 +531,57 @@ def _headers_and_body(text: str, end: int) -> tuple[Message, str | None]:
     # line, and the body is everything after it. (Not Message.get_payload(): it turns the
     # surrogates of 8-bit bytes into U+FFFD.)
     if end >= 0:
-        head = Parser(policy=policy.compat32).parsestr(text[:end], headersonly=True)
+        head = _plain_header_block(text[:end])
+        if head is None:
+            head = Parser(policy=policy.compat32).parsestr(text[:end], headersonly=True)
         if head.get_payload() == "":
             body = text[end:]
             head.set_payload(body)
             return head, body
     return Parser(policy=policy.compat32).parsestr(text, headersonly=True), None
+
+
+# What feedparser.headerRE lets through as the first line of a header, less "From " (an
+# envelope line) and a line that starts with ":" (a defect): a field name and its colon.
+_FIELD_NAME = re.compile(r"[\041-\071\073-\176]+:")
+
+
+def _plain_header_block(head: str) -> Message | None:
+    """Parser(policy=compat32).parsestr(head, headersonly=True) for a header block with nothing odd; None otherwise.
+
+    `head` ends with its empty line. The feedparser hands each line through generator code and
+    a regex (~2 µs a line, a fifth of the parse of a message); here the block is split once.
+    Taken only when every line is a "name:" line or a continuation of one, lines end in LF or
+    CRLF (no lone CR, another line end to the feedparser) and the first line is no
+    continuation: then the feedparser records no defect and no envelope line, and stores
+    each header as compat32.header_source_parse makes it of the same lines, as done here.
+    tests/test_prepare_fast_parse.py compares the two on odd blocks and the corpora.
+    """
+    if "\r" in head and head.count("\r") != head.count("\r\n"):
+        return None
+    lines = head.split("\n")
+    # The block's last two pieces: its empty line ("" or a lone "\r" of a CRLF) and "" after it.
+    if len(lines) < 3 or lines[-1] or lines[-2] not in ("", "\r"):
+        return None
+    message = Message(policy.compat32)
+    source_parse = policy.compat32.header_source_parse
+    current: list[str] = []
+    for line in lines[:-2]:
+        first = line[:1]
+        if first == " " or first == "\t":
+            if not current:
+                return None  # a continuation first: the feedparser notes a defect
+            current.append(line + "\n")
+            continue
+        if line.startswith("From ") or not _FIELD_NAME.match(line):
+            return None  # an envelope line, an empty name, or the body begins: the feedparser's cases
+        if current:
+            message.set_raw(*source_parse(current))
+        current = [line + "\n"]
+    if current:
+        message.set_raw(*source_parse(current))
+    message.set_payload("")
+    return message
 
 
 def _end_of_first_empty_line(text: str) -> int:

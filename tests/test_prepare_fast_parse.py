@@ -188,3 +188,47 @@ def test_structure_pass_on_shared_mime_corpus_slice():
         assert _state(_compat32_tree(raw)) == expected, str(path.relative_to(folder))
         compared += 1
     assert compared > 150
+
+
+HEADER_BLOCKS = [
+    "From: a@example.pl\r\nSubject: hi\r\n\r\n",
+    "From: a@example.pl\nSubject: hi\n\n",
+    "Subject: folded\r\n  over\r\n\ttwo lines\r\nTo: b@example.pl\r\n\r\n",
+    "Subject:no space\r\nX-Empty:\r\nX-Blank: \t \r\n\r\n",
+    "Subject: colon: inside: value\n\n",
+    "X-8bit: Pro\udcc5\udc9bba\r\n\r\n",
+    "Subject: mixed\nTo: b@example.pl\r\n\n",
+    "Subject: trailing CRs\r\r\n\r\n",
+    " first line folded\r\nFrom: a@example.pl\r\n\r\n",
+    "From a@example.pl Mon Jan  1 00:00:00 2024\r\nSubject: x\r\n\r\n",
+    "Subject: x\r\nFrom the desk\r\n\r\n",
+    ": no name\r\nSubject: x\r\n\r\n",
+    "Subject: x\r\nnot a header line\r\n\r\n",
+    "Na\udcc5me: 8-bit name\r\n\r\n",
+    "Subject: lone\rCR\r\n\r\n",
+    "Subject: x\x0bvertical tab\x0cform feed\x1cseparator\r\n\r\n",
+    "Subject: x\r\n \r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("head", HEADER_BLOCKS)
+def test_header_block_fast_path_equals_the_stdlib_headers_only_parse(head):
+    # Guards against the split-once reading of a header block drifting from the feedparser's:
+    # a folded value losing its line ends, a CR kept or dropped, a defect or an envelope line
+    # the feedparser records taken as a plain header. Where the fast path declines (None) the
+    # stdlib parses; where it answers, the Message must be the stdlib's in every field.
+    from email.parser import Parser
+
+    fast = parsing._plain_header_block(head)
+    stdlib = Parser(policy=policy.compat32).parsestr(head, headersonly=True)
+    if fast is not None:
+        assert _state(fast) == _state(stdlib)
+        assert not stdlib.defects and stdlib.get_unixfrom() is None
+
+
+def test_header_block_fast_path_is_taken_for_plain_blocks():
+    # The equality above holds trivially if the fast path always declines.
+    for head in HEADER_BLOCKS[:7]:
+        assert parsing._plain_header_block(head) is not None, head
+    for head in HEADER_BLOCKS[7:15]:
+        assert parsing._plain_header_block(head) is None, head
