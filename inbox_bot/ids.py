@@ -34,19 +34,25 @@ POSTGRES_BLOCK = 16
 def next_id(session: Session, model) -> int:
     """The id for a new row of `model` (a mapped class with an integer `id`)."""
     table = model.__table__.name
-    pools: dict = session.info.setdefault(_KEY, {})
+    pools: dict | None = session.info.get(_KEY)
+    if pools is None:
+        pools = session.info[_KEY] = {}
+    # What the transaction holds already needs no connection: asking the session for it (to tell
+    # the dialect) cost more than the rest of handing out an id. Only the first id of a table in
+    # a transaction, or a PostgreSQL block used up, goes to the database.
+    held = pools.get(table)
+    if type(held) is int:  # SQLite: the last id handed out
+        pools[table] = held + 1
+        return held + 1
+    if held:  # PostgreSQL: what is left of the block
+        return held.popleft()
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        pool = pools.get(table)
-        if not pool:
-            pool = pools[table] = deque(conn.execute(
-                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                {"table": table, "n": POSTGRES_BLOCK},
-            ).scalars())
+        pool = pools[table] = deque(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table, "n": POSTGRES_BLOCK},
+        ).scalars())
         return pool.popleft()
-    last = pools.get(table)
-    if last is None:
-        last = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()  # noqa: S608 - a mapped table's name
+    last = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()  # noqa: S608 - a mapped table's name
     pools[table] = last + 1
     return last + 1
-
