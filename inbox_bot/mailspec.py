@@ -80,7 +80,7 @@ def build(spec: MailSpec) -> bytes:
 def dumps(spec: MailSpec) -> str:
     """The spec as JSON; NotStorable when its context holds a value of another kind."""
     # Tuples (references, the loop header) are written as JSON arrays; `loads` makes them tuples.
-    return _ENCODER.encode({"format": FORMAT, **{name: getattr(spec, name) for name in _FIELDS}})
+    return _encode(_tagged({"format": FORMAT, **{name: getattr(spec, name) for name in _FIELDS}}))
 
 
 def loads(value: str) -> MailSpec:
@@ -123,33 +123,60 @@ def _decode_object(obj: dict) -> Any:
     return obj
 
 
-class _Encoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        return _encode_value(o)
+def _tagged(value: Any) -> Any:
+    """`value` with its dates and aware datetimes as tagged objects, ready for the JSON encoder.
 
-    def iterencode(self, o: Any, _one_shot: bool = False):
-        # Dict keys that are not strings would be turned into strings silently, and a tuple
-        # into a list: neither would render as it did. The check runs before encoding.
-        _check_plain(o)
-        return super().iterencode(o, _one_shot)
-
-
-def _check_plain(value: Any) -> None:
-    # Only containers are looked into: a context is mostly strings, and a call per string
-    # cost more than encoding them.
+    Dict keys that are not strings would be turned into strings silently by the encoder, and a
+    dict shaped like a tag would read back as a date: both are refused here, before encoding.
+    Anything else without a JSON form (a naive datetime, an object) is left as it is for the
+    encoder's `default` to refuse. Containers are copied only when something in them changes.
+    """
+    # One walk instead of a check of the containers followed by a Python callback per date from
+    # inside the encoder: the spec of every queued message goes through here.
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is int:
+        return value
     if isinstance(value, dict):
         if _decode_object(value) is not value:
             raise NotStorable("a context dict shaped like a stored date")
+        copy = None
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotStorable("a context key that is not a string")
-            if isinstance(item, (dict, list, tuple)):
-                _check_plain(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            if isinstance(item, (dict, list, tuple)):
-                _check_plain(item)
+            kind = type(item)
+            if kind is str or item is None or kind is bool or kind is int:
+                continue  # most of a context: nothing to look at
+            if kind is datetime and item.tzinfo is not None:  # the other common value, done here
+                new = {_DATETIME: item.isoformat(), "zone": getattr(item.tzinfo, "key", None)}
+            else:
+                new = _tagged(item)
+            if new is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = new
+        return value if copy is None else copy
+    if isinstance(value, (list, tuple)):
+        items = None
+        for index, item in enumerate(value):
+            new = _tagged(item)
+            if new is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = new
+        return value if items is None else items
+    if isinstance(value, datetime):
+        return value if value.tzinfo is None else _encode_value(value)
+    if isinstance(value, date):
+        return _encode_value(value)
+    return value
 
 
-_ENCODER = _Encoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
+def _refuse(o: Any) -> Any:
+    # Reached only for what `_tagged` left alone: a naive datetime or a value of another type.
+    return _encode_value(o)
 
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False, default=_refuse
+)
+_encode = _ENCODER.encode
