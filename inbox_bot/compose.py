@@ -26,8 +26,8 @@ import importlib.util
 import os
 import re
 import secrets
+import threading
 import unicodedata
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -168,9 +168,14 @@ def available_languages(templates_dir: Path | str | None = None) -> set[str]:
 
 def has_template(kind: str, language: str, templates_dir: Path | str | None = None) -> bool:
     """True when `kind` can be rendered in `language` (its subject and text templates exist)."""
+    return _has_template(_root(templates_dir), kind, language)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_template(root: str, kind: str, language: str) -> bool:
     if not (_NAME.match(kind) and _NAME.match(language)):
         return False
-    return _has_files(_root(templates_dir), language, kind, ("subject", "txt"))
+    return _has_files(root, language, kind, ("subject", "txt"))
 
 
 # Templates do not change under a running daemon (the environment does not reload them either):
@@ -191,8 +196,14 @@ def pick_language(
     `requested` may be a tag such as "pl-PL" or "EN"; only the primary subtag counts. "und" or
     an empty value means unknown and gives the default.
     """
+    return _pick_language(_root(templates_dir), requested, kind, default)
+
+
+# Bounded: `requested` comes from inbound mail. Asked for each acknowledgement and draft.
+@functools.lru_cache(maxsize=1024)
+def _pick_language(root: str, requested: str | None, kind: str, default: str) -> str:
     primary = (requested or "").strip().lower().replace("_", "-").split("-")[0]
-    if primary and primary != "und" and has_template(kind, primary, templates_dir):
+    if primary and primary != "und" and _has_template(root, kind, primary):
         return primary
     return default
 
@@ -338,25 +349,36 @@ def render(
     (or of `context["timezone"]`, default Europe/Warsaw). A missing variable raises
     jinja2.UndefinedError; an unknown kind or language raises jinja2.TemplateNotFound.
     """
-    if not (_NAME.match(kind) and _NAME.match(language)):
-        raise jinja2.TemplateNotFound(f"{language}/{kind}")
-    env = _env(templates_dir)
+    subject_template, text_template, html_template = _templates(_root(templates_dir), kind, language)
     values = dict(context)
     values.setdefault("language", language)
     if timezone_name is not None:
         values["timezone"] = timezone_name
     values.setdefault("timezone", DEFAULT_TZ)
 
-    subject = env.get_template(f"{language}/{kind}.subject.j2").render(values)
-    text = env.get_template(f"{language}/{kind}.txt.j2").render(values)
-    html = None
-    if _has_files(_root(templates_dir), language, kind, ("html",)):
-        html = env.get_template(f"{language}/{kind}.html.j2").render(values)
+    subject = subject_template.render(values)
+    text = text_template.render(values)
+    html = html_template.render(values) if html_template is not None else None
     return Rendered(
         subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
         text=_tidy_text(text),
         html=html,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _templates(root: str, kind: str, language: str) -> tuple[jinja2.Template, jinja2.Template, jinja2.Template | None]:
+    """The subject, text and (when there is one) HTML templates of a kind in a language."""
+    # Looked up once per folder, kind and language (templates do not change under a running
+    # daemon, see _environment): asking the environment again cost a loader lookup per template.
+    # A template that is not there raises, and an exception is not cached: the next call looks again.
+    if not (_NAME.match(kind) and _NAME.match(language)):
+        raise jinja2.TemplateNotFound(f"{language}/{kind}")
+    env = _environment(_real(root))
+    subject = env.get_template(f"{language}/{kind}.subject.j2")
+    text = env.get_template(f"{language}/{kind}.txt.j2")
+    html = env.get_template(f"{language}/{kind}.html.j2") if _has_files(root, language, kind, ("html",)) else None
+    return subject, text, html
 
 
 def _tidy_text(text: str) -> str:
@@ -388,11 +410,70 @@ _ADDRESS = re.compile(r"^[^\s@<>,;\"()\\]+@[^\s@<>,;\"()\\\[\]]+$")
 
 
 def make_message_id(domain: str) -> str:
-    """A new, unique Message-ID in our domain, without angle brackets: `<32 hex>@<domain>`."""
+    """A new, unique Message-ID in our domain, without angle brackets: `<32 hex>@<domain>`.
+
+    The 32 hex digits are a random (version 4) UUID's, as uuid.uuid4().hex writes them.
+    """
+    uuid4 = bytearray(random_bytes(16))
+    # The version and variant bits uuid.UUID(version=4) sets: 122 random bits, as before.
+    uuid4[6] = (uuid4[6] & 0x0F) | 0x40
+    uuid4[8] = (uuid4[8] & 0x3F) | 0x80
+    return f"{uuid4.hex()}@{_id_domain(domain)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _id_domain(domain: str) -> str:
+    # The organisation's one domain, checked once instead of a regex per outgoing message.
     domain = domain.strip().lower()
     if not domain or not re.fullmatch(r"[a-z0-9.-]+", domain):
         raise ValueError("a Message-ID domain must be a plain host name")
-    return f"{uuid.uuid4().hex}@{domain}"
+    return domain
+
+
+class _RandomPool:
+    """os.urandom drawn a few KB at a time and handed out in slices.
+
+    Every outgoing message takes 16 random bytes for its Message-ID, and every draft 16 for its
+    nonce: one getrandom() system call each was a visible part of processing a backlog. The bytes
+    are the same kernel randomness; each byte is handed out once. A forked child starts with an
+    empty pool (see os.register_at_fork below): it must never hand out the bytes its parent will.
+    """
+
+    CHUNK = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chunk = b""
+        self._used = 0
+
+    def take(self, n: int) -> bytes:
+        if n > self.CHUNK:
+            return os.urandom(n)
+        with self._lock:  # two threads must never get the same slice
+            start = self._used
+            if start + n > len(self._chunk):
+                self._chunk, start = os.urandom(self.CHUNK), 0
+            self._used = start + n
+            return self._chunk[start:start + n]
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
+        self._chunk = b""
+        self._used = 0
+
+
+_POOL = _RandomPool()
+os.register_at_fork(after_in_child=_POOL.reset)
+
+
+def random_bytes(n: int) -> bytes:
+    """`n` bytes from os.urandom, taken from a pool refilled a few KB at a time."""
+    return _POOL.take(n)
+
+
+def random_hex(nbytes: int) -> str:
+    """As secrets.token_hex(nbytes): `nbytes` random bytes as 2 * nbytes hex digits."""
+    return random_bytes(nbytes).hex()
 
 
 def bare_message_id(value: str) -> str:
