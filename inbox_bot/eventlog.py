@@ -20,13 +20,16 @@ so that the collection the caller holds stays true (inbox_bot.cases.record_event
 
 from __future__ import annotations
 
+import weakref
+from datetime import datetime, timezone
 from typing import NamedTuple
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Connection, Table, event, insert, inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 from inbox_bot import txscope
-from inbox_bot.schema import Case, CaseEvent, Draft
+from inbox_bot.schema import Case, CaseEvent, Draft, UTCDateTime
 
 _KEY = txscope.key("inbox_bot.pending_events")
 
@@ -73,7 +76,113 @@ def write(session: Session, models: set | None = None) -> None:
         by_table.setdefault(model.__table__, []).append(row if parent is None else dict(row, **{parent_key: parent.id}))
     connection = session.connection()
     for table, rows in by_table.items():
+        insert_rows(connection, table, rows)
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` in one executemany, storing exactly
+    what `connection.execute(insert(table), rows)` stores.
+
+    SQLAlchemy's own executemany builds every row's parameters anew (a dict of every bind, then
+    each column type's bind step looked up and called through its execution context): it cost
+    more than the database's executemany itself. Here the statement is compiled once per
+    dialect, table and keys, each column's bind step is looked up once, and the driver gets
+    rows it can take as they are. Rows unlike the first (other keys) and statements this cannot
+    reproduce (a column filled by a Python-side default) go through SQLAlchemy's insert.
+    """
+    if not rows:
+        return
+    plan = _plan(connection.dialect, table, tuple(rows[0]))
+    width = len(rows[0])
+    if plan is None or any(len(row) != width for row in rows):
         connection.execute(insert(table), rows)
+        return
+    sources = plan.sources
+    try:
+        if plan.names is None:  # positional paramstyle (SQLite's qmark)
+            params = [tuple([row[key] if bind is None else bind(row[key]) for key, bind in sources]) for row in rows]
+        else:  # named (psycopg's pyformat)
+            names = plan.names
+            params = [{name: row[key] if bind is None else bind(row[key]) for name, (key, bind) in zip(names, sources)}
+                      for row in rows]
+    except Exception:  # noqa: BLE001 - a row with other keys than the first, a value a type refuses:
+        # SQLAlchemy's insert decides what that means and raises its own error, as before.
+        connection.execute(insert(table), rows)
+        return
+    connection.exec_driver_sql(plan.sql, params)
+
+
+def _utc_bind(processor, sqlite: bool):
+    """UTCDateTime's bind step with a shortcut for the usual value, an aware datetime in UTC.
+
+    A message binds some twenty datetimes, and the type's own step (a wrapper around
+    process_bind_param, which converts to UTC and on SQLite drops the zone and formats) was
+    the dearest part of converting a row. The shortcut gives the same value: on SQLite the
+    very text ("2026-11-24 16:52:53.424126": the zone suffix cut off), on PostgreSQL the
+    datetime itself (astimezone to the zone it is in already returns it unchanged). Anything
+    else (None, another zone, a naive datetime to be refused) takes the type's own step.
+    """
+    if sqlite:
+        def bind(value):
+            if type(value) is datetime and value.tzinfo is timezone.utc:
+                return value.isoformat(" ", "microseconds")[:26]
+            return processor(value)
+    else:
+        def bind(value):
+            if type(value) is datetime and value.tzinfo is timezone.utc:
+                return value
+            return processor(value)
+    return bind
+
+
+class _Insert(NamedTuple):
+    sql: str  # the dialect's INSERT statement, as SQLAlchemy compiles it
+    sources: tuple[tuple[str, object], ...]  # per parameter, in the driver's order: row key, bind step or None
+    names: tuple[str, ...] | None  # the parameters' names for a named paramstyle; None when positional
+
+
+# Per dialect object (an engine's, so that a disposed engine's plans go with it): (table, keys) -> plan.
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Insert | None:
+    plans = _PLANS.get(dialect)
+    if plans is None:
+        plans = _PLANS[dialect] = {}
+    try:
+        return plans[table, keys]
+    except KeyError:
+        plan = plans[table, keys] = _compile(dialect, table, keys)
+        return plan
+
+
+def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Insert | None:
+    # Compiled as Connection.execute compiles an executemany (sorted keys, for_executemany).
+    compiled = insert(table).compile(dialect=dialect, column_keys=sorted(keys), for_executemany=True)
+    # Values SQLAlchemy would compute per row (Python-side defaults of absent columns), SQL
+    # expanded per execution, or batches rendered as one multi-VALUES statement: not
+    # reproduced here, so such a statement stays SQLAlchemy's.
+    if (compiled.insert_prefetch or compiled.literal_execute_params or compiled.post_compile_params
+            or compiled.effective_returning or compiled._insertmanyvalues is not None):
+        return None
+    if compiled.positional:
+        names = list(compiled.positiontup)
+    else:
+        names = list(compiled.bind_names.values())
+    sources = []
+    for name in names:
+        bind = compiled.binds[name]
+        if bind.key not in keys or not bind.required or bind.callable is not None:
+            return None
+        processor = bind.type._cached_bind_processor(dialect)
+        if isinstance(bind.type, UTCDateTime):
+            processor = _utc_bind(processor, dialect.name == "sqlite")
+        sources.append((bind.key, processor))
+    if sorted(source[0] for source in sources) != sorted(keys):
+        return None  # a key the statement does not take: SQLAlchemy's insert ignores it silently
+    escaped = compiled.escaped_bind_names
+    return _Insert(compiled.string, tuple(sources),
+                   None if compiled.positional else tuple(escaped.get(name, name) for name in names))
 
 
 def _written(parent) -> bool:
@@ -117,7 +226,7 @@ def _write_new_objects(session: Session) -> bool:
         if not objects:
             continue
         rows = [_row(obj, _PLAIN_NEW[model].columns) for obj in objects]
-        connection.execute(insert(model.__table__), rows)
+        insert_rows(connection, model.__table__, rows)
         for obj in objects:
             session.expunge(obj)
             make_transient_to_detached(obj)

@@ -1,0 +1,157 @@
+"""eventlog.insert_rows stores exactly what SQLAlchemy's own `insert(table)` executemany stores.
+
+The bulk writer bypasses SQLAlchemy's per-row parameter processing (it compiles the INSERT once
+and runs the column types' bind steps itself, with a shortcut for UTC datetimes). What could go
+wrong: a datetime written as other text (an offset kept, microseconds dropped), JSON serialised
+differently, a boolean stored as other than 0/1, a NULL turned into JSON 'null' or the other way
+round, bytes or non-ASCII text altered, a column left out, a refused value accepted. Each test
+writes the same rows both ways and compares what the database holds as raw SQL text, on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, insert, text
+
+from inbox_bot import eventlog
+from inbox_bot.schema import Case, CaseEvent, Message, OutboxRow, ScreenHit
+
+UTC_NOW = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=timezone.utc)
+ON_THE_SECOND = datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc)  # no microseconds: still ".000000" on SQLite
+WARSAW = datetime(2026, 3, 29, 3, 30, 0, 5, tzinfo=ZoneInfo("Europe/Warsaw"))  # a zone other than UTC, on a DST day
+PLUS_TWO = datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+
+
+def _raw(session, table: str, columns: list[str], where: str) -> list[tuple]:
+    """Every column as the database's own text of it: SQLite's quote() (type and bytes of a value),
+    PostgreSQL's ::text (in this session's time zone, the same for both writes)."""
+    dialect = session.get_bind().dialect.name
+    shown = ", ".join(f"quote({c})" if dialect == "sqlite" else f"{c}::text" for c in columns)
+    return [tuple(r) for r in session.execute(text(f"SELECT {shown} FROM {table} WHERE {where} ORDER BY id"))]
+
+
+def _both_ways(db, model, rows_old: list[dict], rows_new: list[dict]) -> None:
+    with db.transaction() as session:
+        connection = session.connection()
+        connection.execute(insert(model.__table__), rows_old)
+        eventlog.insert_rows(connection, model.__table__, rows_new)
+
+
+def _case_row(id_: int, **changes) -> dict:
+    row = dict(id=id_, reference=f"IODO-2026-{id_:05d}", requester="zażółć.gęślą@example.pl", labels=["access", "ł"],
+               language="pl", status="new", received_at=UTC_NOW, due_at=WARSAW, original_due_at=PLUS_TWO,
+               extended=False, extension_reason="Przedłużenie – złożoność 😀", extension_notified_at=None,
+               breach_due_at=ON_THE_SECOND, paused_since=None, identity_verified=True, flags=[],
+               thread_message_id=None, thread_references=["<a@b>", {"nested": [1, 2.5, None, True]}],
+               outcome=None, anonymised=True, created_at=UTC_NOW, updated_at=UTC_NOW, answered_at=None,
+               closed_at=None)
+    row.update(changes)
+    return row
+
+
+def test_a_case_row_of_every_column_type_is_stored_the_same_both_ways(db):
+    # Datetimes in UTC, in another zone and on the second; JSON with non-ASCII and nesting;
+    # booleans; NULLs; non-ASCII text. Ids 1-2 by SQLAlchemy, 11-12 by insert_rows.
+    rows = [_case_row(1), _case_row(2, labels=[], flags=["spoofed"], extended=True, due_at=None, language="en")]
+    _both_ways(db, Case, rows, [dict(row, id=row["id"] + 10, reference=row["reference"] + "b") for row in rows])
+    columns = [c.name for c in Case.__table__.columns if c.name not in ("id", "reference")]
+    with db.session() as session:
+        old = _raw(session, "cases", columns, "id < 10")
+        new = _raw(session, "cases", columns, "id > 10")
+    assert len(old) == 2 and new == old
+
+
+def test_outbox_rows_with_bytes_and_a_none_spec_are_stored_the_same_both_ways(db):
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+    base = dict(case_id=1, kind="acknowledgement", automatic=True, recipient="jan@example.pl",
+                envelope_from="iodo@optingo.eu", raw=b"\x00\xff\xc5\x82 raw bytes\r\n", spec=None, status="queued",
+                attempts=0, next_attempt_at=UTC_NOW, deliver_by=WARSAW, copy_to_sent=False, copied_to_sent=True,
+                created_at=ON_THE_SECOND)
+    old = [dict(base, id=1, message_id="a@x"), dict(base, id=2, message_id="b@x", raw=None, spec='{"ł": 1}', case_id=None)]
+    new = [dict(row, id=row["id"] + 10, message_id=row["message_id"] + "n") for row in old]
+    _both_ways(db, OutboxRow, old, new)
+    columns = [c.name for c in OutboxRow.__table__.columns if c.name not in ("id", "message_id")]
+    with db.session() as session:
+        assert _raw(session, "outbox", columns, "id > 10") == _raw(session, "outbox", columns, "id < 10")
+
+
+def test_events_and_hits_without_ids_are_stored_the_same_both_ways(db):
+    # Autoincremented ids (not compared) and a JSON detail of an empty dict and of None
+    # (SQLAlchemy's JSON writes None as the JSON text 'null', not SQL NULL).
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+        session.add(Message(id=1, mailbox="INBOX", uidvalidity=1, uid=1, message_key="k", raw=b"x", size=1,
+                            received_at=UTC_NOW, status="new", attempts=0))
+    events = [dict(kind="opened", actor="inbox-bot", detail={"labels": ["access"], "reason": "prośba"}, at=UTC_NOW,
+                   from_status=None, to_status="new", case_id=1),
+              dict(kind="note", actor="dpo@optingo.eu", detail={}, at=WARSAW, from_status="new", to_status=None,
+                   case_id=1),
+              dict(kind="null", actor="inbox-bot", detail=None, at=ON_THE_SECOND, from_status=None, to_status=None,
+                   case_id=1)]
+    hits = [dict(message_pk=1, rule="auto_submitted", verdict="auto_reply", reason="Auto-Submitted: auto-replied ü")]
+    with db.transaction() as session:
+        connection = session.connection()
+        connection.execute(insert(CaseEvent.__table__), events)
+        connection.execute(insert(ScreenHit.__table__), hits)
+    with db.transaction() as session:
+        connection = session.connection()
+        eventlog.insert_rows(connection, CaseEvent.__table__, events)
+        eventlog.insert_rows(connection, ScreenHit.__table__, hits)
+    with db.session() as session:
+        stored = _raw(session, "case_events", ["case_id", "at", "kind", "actor", "from_status", "to_status", "detail"],
+                      "1=1")
+        assert stored[:3] == stored[3:] and len(stored) == 6
+        assert _raw(session, "screen_hits", ["message_pk", "rule", "verdict", "reason"], "1=1") == \
+            [("1", "'auto_submitted'", "'auto_reply'", "'Auto-Submitted: auto-replied ü'")] * 2 \
+            if session.get_bind().dialect.name == "sqlite" else \
+            [("1", "auto_submitted", "auto_reply", "Auto-Submitted: auto-replied ü")] * 2
+
+
+def test_rows_insert_rows_cannot_write_itself_go_through_sqlalchemy(db):
+    # A row without its defaulted columns (SQLAlchemy fills them per row); rows whose keys differ
+    # and a naive datetime are refused with SQLAlchemy's own error, not another one.
+    from sqlalchemy.exc import StatementError
+
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+    with db.transaction() as session:
+        eventlog.insert_rows(session.connection(), CaseEvent.__table__, [dict(kind="defaults", case_id=1)])
+    with db.session() as session:
+        stored = session.execute(text("SELECT kind, actor, CAST(detail AS TEXT), at IS NOT NULL FROM case_events"))
+        assert [tuple(r) for r in stored] == [("defaults", "inbox-bot", "{}", True)]
+    with pytest.raises(StatementError, match="A value is required for bind parameter 'at'"), \
+            db.transaction() as session:
+        eventlog.insert_rows(session.connection(), CaseEvent.__table__,
+                             [dict(kind="a", case_id=1, at=UTC_NOW), dict(kind="b", case_id=1)])
+    with pytest.raises(StatementError, match="naive datetime"), db.transaction() as session:
+        eventlog.insert_rows(session.connection(), CaseEvent.__table__,
+                             [dict(kind="naive", actor="x", detail={}, at=datetime(2026, 3, 2, 9, 30),
+                                   from_status=None, to_status=None, case_id=1)])
+
+
+def test_the_statement_is_compiled_once_and_sent_as_one_executemany(db):
+    # Guards the point of the module: one driver executemany per call, and no compile per call.
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+    calls: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        calls.append((statement.split("(")[0].strip(), executemany))
+
+    rows = [dict(kind=f"k{i}", actor="inbox-bot", detail={}, at=UTC_NOW, from_status=None, to_status=None, case_id=1)
+            for i in range(5)]
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.transaction() as session:
+            eventlog.insert_rows(session.connection(), CaseEvent.__table__, rows)
+            plans = dict(eventlog._PLANS[session.connection().dialect])
+            eventlog.insert_rows(session.connection(), CaseEvent.__table__, rows)
+            assert eventlog._PLANS[session.connection().dialect] == plans
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [c for c in calls if c[0] == "INSERT INTO case_events"] == [("INSERT INTO case_events", True)] * 2
