@@ -153,3 +153,44 @@ def test_unknown_templates_still_raise_and_are_looked_for_again(tmp_path):
     (tmp_path / "xx" / "acknowledgement.subject.j2").write_text("S")
     (tmp_path / "xx" / "acknowledgement.txt.j2").write_text("T")
     assert compose.render("acknowledgement", "xx", {}, tmp_path).subject == "S"
+
+
+def _plain_environment_render(kind: str, language: str, context: dict) -> tuple[str, str]:
+    # Jinja as it comes (ChainMap globals, templates looked up on every render), set up as compose's.
+    import jinja2
+
+    reference = compose._environment(compose._real(compose._root(None)))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(compose._root(None)), undefined=jinja2.StrictUndefined,
+        autoescape=compose._autoescape, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    env.filters.update({name: reference.filters[name] for name in (
+        "date_pl", "date_en", "datetime_pl", "datetime_en", "localdate", "localdatetime", "days_until")})
+    env.globals["reply_markers"] = compose.REPLY_MARKERS
+    values = {**context, "language": language}
+    subject = env.get_template(f"{language}/{kind}.subject.j2").render(values)
+    text = env.get_template(f"{language}/{kind}.txt.j2").render(values)
+    return " ".join(subject.split()), compose._tidy_text(text)
+
+
+@pytest.mark.parametrize("language", ["pl", "en"])
+@pytest.mark.parametrize("kind", [*drafts.DRAFT_KINDS, "acknowledgement"])
+def test_every_letter_renders_as_plain_jinja_renders_it(kind, language):
+    # The environment's plain-dict globals must not change a character of any letter.
+    from helpers import ORGANISATION
+
+    from inbox_bot import config as config_mod
+    from inbox_bot.pipeline import _reply_context
+    from inbox_bot.schema import Case
+
+    settings = config_mod.from_dict({"organisation": ORGANISATION})
+    received = datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc)
+    case = Case(id=7, reference="IODO-2026-00007", requester="jan@example.pl", labels=["access", "erasure"],
+                language=language, status="acknowledged", received_at=received, due_at=received.replace(month=4))
+    context = drafts.letter_context(settings, case)
+    if kind == "acknowledgement":
+        context = _reply_context(settings, case, language)
+    context["timezone"] = "Europe/Warsaw"
+    out = compose.render(kind, language, context, timezone_name="Europe/Warsaw")
+    assert (out.subject, out.text) == _plain_environment_render(kind, language, context)
+    assert "IODO-2026-00007" in out.text + out.subject
