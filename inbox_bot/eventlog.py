@@ -27,6 +27,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Table, event, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from inbox_bot import txscope
 from inbox_bot.schema import Case, CaseEvent, Draft, UTCDateTime
@@ -227,11 +228,43 @@ def _write_new_objects(session: Session) -> bool:
             continue
         rows = [_row(obj, _PLAIN_NEW[model].columns) for obj in objects]
         insert_rows(connection, model.__table__, rows)
-        for obj in objects:
+        _persistent(session, objects, _PLAIN_NEW[model].expunged_with)
+    return True
+
+
+def _persistent(session: Session, objects: list, expunged_with: tuple[str, ...]) -> None:
+    """Make pending `objects`, their rows just written, persistent and unchanged in `session`.
+
+    The same as `session.expunge(obj); make_transient_to_detached(obj); session.add(obj)` for
+    each, whose cascades over every relationship (out of the session and back) cost more than
+    the INSERT of the rows: here the object goes from the session's new objects to its identity
+    map under its key, its attributes committed and the unloaded ones expired, as those three
+    calls leave it. Neither way records it on the transaction: a savepoint rolled back after
+    the write takes its row and leaves the object in the session as it was. The three calls are still
+    made where their cascades or events would do more: an object with loaded related objects
+    that leave the session with it (a new case's loaded `events`, whose new events go out and
+    back in), a session with listeners for the events they fire, a key already in the session
+    (they raise the error).
+    """
+    dispatch = session.dispatch
+    plain = not (dispatch.pending_to_transient or dispatch.before_attach or dispatch.after_attach
+                 or dispatch.detached_to_persistent or dispatch.persistent_to_detached)
+    new = session._new
+    identity_map = session.identity_map
+    for obj in objects:
+        state = instance_state(obj)
+        key = state.mapper._identity_key_from_state(state)
+        if not plain or key in identity_map or any(state.dict.get(name) for name in expunged_with):
             session.expunge(obj)
             make_transient_to_detached(obj)
             session.add(obj)
-    return True
+            continue
+        del new[state]
+        state.key = key
+        state._commit_all(state.dict)
+        state._expire_attributes(state.dict, state.unloaded)
+        state._orphaned_outside_of_session = False
+        identity_map.add(state)
 
 
 def _row(obj, columns) -> dict:
@@ -263,10 +296,16 @@ def _defaults(model) -> list[tuple[str, object]]:
 class _Plain(NamedTuple):
     parent_keys: tuple[str, ...]  # written only once these (their parent's id) are known
     columns: list[tuple[str, object]]  # every column, with the default of an unset one
+    expunged_with: tuple[str, ...]  # relationships whose objects session.expunge takes along
+
+
+def _plain(model, parent_keys: tuple[str, ...]) -> _Plain:
+    mapper = inspect(model)
+    return _Plain(parent_keys, _defaults(model), tuple(r.key for r in mapper.relationships if r.cascade.expunge))
 
 
 # New objects of these models are written as plain rows, in this order (a draft points at its case).
-_PLAIN_NEW = {Case: _Plain((), _defaults(Case)), Draft: _Plain(("case_id",), _defaults(Draft))}
+_PLAIN_NEW = {Case: _plain(Case, ()), Draft: _plain(Draft, ("case_id",))}
 
 
 @event.listens_for(Session, "after_flush_postexec")

@@ -136,3 +136,51 @@ def test_events_added_through_a_new_cases_loaded_history_are_written_with_it(db)
     with db.session() as session:
         kinds = session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
         assert list(kinds.scalars()) == ["opened", "note"]
+
+
+def test_after_the_flush_they_are_persistent_unchanged_and_found_without_a_query(db):
+    # Guards the shortcut that makes them persistent (eventlog._persistent): an object left in
+    # session.new would be inserted again, one left modified would be updated for nothing, and
+    # one missing from the identity map would be loaded a second time as another object.
+    from sqlalchemy import inspect
+
+    with db.transaction() as session:
+        case = _new_case(session, "IODO-2026-00040")
+        draft = _draft(session, case)
+        session.flush()
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, *rest):
+            statements.append(statement)
+
+        event.listen(session.connection().engine, "before_cursor_execute", seen)
+        try:
+            for obj in (case, draft):
+                state = inspect(obj)
+                assert state.persistent and not state.modified and obj not in session.new and obj not in session.dirty
+                assert session.get(type(obj), obj.id) is obj
+            assert statements == []
+        finally:
+            event.remove(session.connection().engine, "before_cursor_execute", seen)
+
+
+def test_a_case_written_in_a_rolled_back_savepoint_stays_in_the_session_but_its_row_is_gone(db):
+    # Guards the behaviour of a failed message whose case was already flushed, as it was when
+    # the objects joined the session through expunge/make_transient_to_detached/add: the rows go
+    # with the savepoint, the unchanged object stays in the session as it was (a savepoint's
+    # rollback expires only changed objects) and is not written again, and the transaction's
+    # other work is committed.
+    from sqlalchemy import inspect
+
+    with db.transaction() as session:
+        kept = _new_case(session, "IODO-2026-00041")
+        with pytest.raises(RuntimeError), session.begin_nested():
+            lost = _new_case(session, "IODO-2026-00042")
+            _draft(session, lost)
+            session.flush()
+            raise RuntimeError("the message failed")
+        assert inspect(lost).persistent and lost in session and lost.status == "new"
+        kept.status = "acknowledged"
+    with db.session() as session:
+        assert session.execute(text("SELECT reference, status FROM cases")).all() == [("IODO-2026-00041", "acknowledged")]
+        assert session.execute(text("SELECT count(*) FROM drafts")).scalar_one() == 0
