@@ -18,6 +18,7 @@ import hmac
 import logging
 import re
 import secrets
+import weakref
 from datetime import datetime
 
 from sqlalchemy import inspect, select
@@ -88,16 +89,30 @@ def approval_key(session: Session, settings: Settings) -> bytes:
     cached = session.info.get(_KEY_CACHE)
     if cached is not None:
         return cached
+    bind = session.get_bind(Meta)
+    stored = _STORED_KEYS.get(bind)
+    if stored is not None:
+        return stored
     row = session.get(Meta, META_KEY)
     if row is None:
         row = Meta(key=META_KEY, value=secrets.token_hex(32))
         session.add(row)
         session.flush()
+        session.info[_KEY_GENERATED] = True
     else:
         # Kept for the session only once it is known to be stored: a key generated inside a
         # savepoint that is then rolled back must not sign the drafts that follow.
         session.info[_KEY_CACHE] = row.value.encode("utf-8")
+        if not session.info.get(_KEY_GENERATED):
+            # Not written by this session, so committed by another: stored for good (nothing
+            # changes or deletes it), and each later transaction need not read it again.
+            _STORED_KEYS[bind] = row.value.encode("utf-8")
     return row.value.encode("utf-8")
+
+
+# The generated key as read from each database (by engine), once it is known to be committed.
+_STORED_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KEY_GENERATED = "inbox_bot.approval_key_generated"
 
 
 def token_for(key: bytes, draft_id: int, nonce: str) -> str:

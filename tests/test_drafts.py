@@ -57,6 +57,44 @@ def test_generated_key_is_kept_and_reused(setup):
         assert session.get(Meta, drafts.META_KEY) is not None
 
 
+def test_a_key_generated_in_a_rolled_back_transaction_is_never_used(db_url):
+    # The key is remembered per database once read back from it; a key that was generated and
+    # then rolled back must not be remembered, or drafts would be signed with a key nobody keeps.
+    upgrade(db_url)
+    settings = config.from_dict({"organisation": dict(ORGANISATION), "database": {"url": db_url}})
+    db = Database(db_url)
+    try:
+        with pytest.raises(RuntimeError):
+            with db.transaction() as session:
+                lost = drafts.approval_key(session, settings)
+                assert drafts.approval_key(session, settings) == lost  # the same within its transaction
+                raise RuntimeError("roll back")
+        with db.transaction() as session:
+            kept = drafts.approval_key(session, settings)
+            assert drafts.approval_key(session, settings) == kept
+        assert kept != lost
+        for _ in range(2):  # read from the database, then remembered: the stored key both times
+            with db.transaction() as session:
+                assert drafts.approval_key(session, settings) == kept
+                assert session.get(Meta, drafts.META_KEY).value.encode() == kept
+    finally:
+        db.dispose()
+
+
+def test_the_remembered_key_is_not_another_databases(tmp_path):
+    keys = []
+    for name in ("a", "b"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        upgrade(url)
+        settings = config.from_dict({"organisation": dict(ORGANISATION), "database": {"url": url}})
+        db = Database(url)
+        for _ in range(3):
+            with db.transaction() as session:
+                keys.append(drafts.approval_key(session, settings))
+        db.dispose()
+    assert keys[0] == keys[1] == keys[2] and keys[3] == keys[4] == keys[5] and keys[0] != keys[3]
+
+
 def test_configured_secret_is_used_and_nothing_is_stored(setup):
     settings, db = setup
     settings = config.from_dict({"organisation": dict(ORGANISATION), "database": {"url": settings.database.url},
