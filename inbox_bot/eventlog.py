@@ -226,7 +226,12 @@ def _write_new_objects(session: Session) -> bool:
         objects = [obj for obj in new if type(obj) is model]
         if not objects:
             continue
-        rows = [_row(obj, _PLAIN_NEW[model].columns) for obj in objects]
+        columns = _PLAIN_NEW[model].columns
+        # Defaults go straight into the objects' dicts unless something listens for attribute
+        # changes: the set events' history is dropped by _persistent's commit anyway.
+        manager = instance_state(objects[0]).manager
+        quiet = not any(manager[key].dispatch.set for key, _ in columns)
+        rows = [_row(obj, columns, quiet) for obj in objects]
         insert_rows(connection, model.__table__, rows)
         _persistent(session, objects, _PLAIN_NEW[model].expunged_with)
     return True
@@ -267,14 +272,18 @@ def _persistent(session: Session, objects: list, expunged_with: tuple[str, ...])
         identity_map.add(state)
 
 
-def _row(obj, columns) -> dict:
+def _row(obj, columns, quiet: bool) -> dict:
     state = obj.__dict__
     row = {}
     for key, default in columns:
         if key not in state:
             # Set on the object too, as the unit of work's insert would: read later, an unset
             # attribute of a detached object would need a query.
-            setattr(obj, key, default() if callable(default) else default)
+            value = default() if callable(default) else default
+            if quiet:
+                state[key] = value
+            else:
+                setattr(obj, key, value)
         row[key] = state[key]
     return row
 

@@ -184,3 +184,22 @@ def test_a_case_written_in_a_rolled_back_savepoint_stays_in_the_session_but_its_
     with db.session() as session:
         assert session.execute(text("SELECT reference, status FROM cases")).all() == [("IODO-2026-00041", "acknowledged")]
         assert session.execute(text("SELECT count(*) FROM drafts")).scalar_one() == 0
+
+
+def test_a_listener_for_attribute_changes_still_sees_the_defaults_being_set(db):
+    # Defaults go straight into an object's dict only while nothing listens for attribute
+    # changes; a validator or audit listener added later must not silently miss them.
+    seen: list = []
+
+    def note(target, value, oldvalue, initiator):
+        seen.append((target.reference, value))
+
+    event.listen(Case.extended, "set", note)
+    try:
+        with db.transaction() as session:
+            case = _new_case(session, "IODO-2026-00050")
+            session.flush()
+            assert case.extended is False
+    finally:
+        event.remove(Case.extended, "set", note)
+    assert seen == [("IODO-2026-00050", False)]
