@@ -17,6 +17,25 @@ from email.policy import compat32
 NOTE = "[attachment removed by inbox-bot: {name}, {ctype}, {size} bytes, sha256 {digest}]\n"
 
 
+def decoded_payload(part: Message):
+    """part.get_payload(decode=True), kept on the part for a second reader of the same tree.
+
+    The walk of inbox_bot.parsing decodes an attachment to learn its size and strip_parsed
+    decodes it again for its digest: for a message with a PDF that was two base64 decodes of
+    megabytes. The copy is used only while the part still holds the same payload object under
+    the same transfer encoding, so a part rewritten in between is decoded afresh. What the
+    stdlib raises is raised (and nothing kept).
+    """
+    payload, encoding = part._payload, part.get("content-transfer-encoding")
+    kept = part.__dict__.get("_inbox_bot_decoded")
+    if kept is not None and kept[0] is payload and kept[1] == encoding:
+        return kept[2]
+    data = part.get_payload(decode=True)
+    if isinstance(data, bytes):
+        part.__dict__["_inbox_bot_decoded"] = (payload, encoding, data)
+    return data
+
+
 def _is_attachment(part: Message) -> bool:
     if part.is_multipart():
         return False
@@ -53,7 +72,8 @@ def strip_parsed(msg: Message, raw: bytes, *, keep: bool = False, max_bytes: int
         for part in msg.walk():
             if not _is_attachment(part):
                 continue
-            payload = part.get_payload(decode=True) or b""
+            # The walk of parse_message_tree may have decoded this part already (its size).
+            payload = decoded_payload(part) or b""
             if keep and len(payload) <= max_bytes:
                 continue
             name = part.get_filename() or "unnamed"

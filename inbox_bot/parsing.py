@@ -32,6 +32,7 @@ from email_validator import EmailNotValidError, validate_email
 from classifiers.language import detect_language
 from classifiers.textprep import sender_text
 from inbox_bot.errors import SenderError
+from inbox_bot.minimise import decoded_payload
 from inbox_bot.values import Attachment, InboundMail
 
 MAX_HEADERS = 500  # a message with 100,000 headers must not cost us 100,000 decodes
@@ -293,9 +294,10 @@ def _content_type(part: Message) -> str:
         return "application/octet-stream"
 
 
-def _payload_bytes(part: Message) -> bytes:
+def _payload_bytes(part: Message, keep: bool = False) -> bytes:
+    """The decoded payload of a leaf part as bytes; `keep`: through decoded_payload, for a later reader."""
     try:
-        data = part.get_payload(decode=True)
+        data = decoded_payload(part) if keep else part.get_payload(decode=True)
     except Exception:
         data = None
     if isinstance(data, bytes):
@@ -451,7 +453,7 @@ class _Walker:
             return "\n\n".join(forwarded), "forwarded" if forwarded else ""
         attached, name = _attachment_name(part, ctype)
         if attached:
-            self.attachments.append(Attachment(name, ctype, len(_payload_bytes(part))))
+            self.attachments.append(Attachment(name, ctype, len(_payload_bytes(part, keep=True))))
             return "", ""
         if html_later and ctype == "text/html":
             return "", _HTML_LATER
@@ -830,13 +832,15 @@ _HEADER_ID = re.compile(rb"^(?:Message-ID|Original-Message-ID|X-Original-Message
 _BOUNCE_SCAN_BYTES = 1_000_000
 
 
-def bounced_message_ids(raw: bytes, message_id_domain: str) -> tuple[str, ...]:
+def bounced_message_ids(raw: bytes, message_id_domain: str, parsed: Message | None = None) -> tuple[str, ...]:
     """Message-IDs in our domain named in a bounce's returned headers or original message.
 
     A delivery status notification carries the bounced message's header block as a
     message/rfc822 or text/rfc822-headers part (or, from older servers, quoted in the text).
     Only the body is searched: the bounce's own header block says nothing about what bounced.
     Parts that are base64 or quoted-printable are decoded and searched too. Pure.
+    `parsed`: BytesParser(policy=compat32).parsebytes(raw) when the caller has it already (as
+    parse_message_tree gives it, before anything rewrites it), read instead of a second parse.
     """
     domain = message_id_domain.lower().strip()
     if not raw or not domain:
@@ -846,7 +850,10 @@ def bounced_message_ids(raw: bytes, message_id_domain: str) -> tuple[str, ...]:
     body = data[split.end():] if split else b""
     chunks = [body]
     try:
-        message = BytesParser(policy=policy.compat32).parsebytes(data)
+        if parsed is not None and len(raw) <= _BOUNCE_SCAN_BYTES:
+            message = parsed
+        else:
+            message = BytesParser(policy=policy.compat32).parsebytes(data)
         for index, part in enumerate(message.walk()):
             if index > MAX_PARTS:
                 break
