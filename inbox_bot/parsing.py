@@ -326,9 +326,25 @@ def _charset(part: Message) -> str | None:
     try:
         if _lacks_param(part, "content-type", "charset"):
             return None
+        # get_content_charset reads only the first Content-Type header: its answer for one
+        # value is the answer for every part carrying that value, and mail repeats a few
+        # dozen of them ('text/plain; charset="UTF-8"', ...).
+        value = part.get("content-type")
+        if type(value) is str:
+            charset = _CHARSETS.get(value, _UNKNOWN)
+            if charset is _UNKNOWN:
+                charset = part.get_content_charset()
+                if len(_CHARSETS) < _MAX_CHARSETS:
+                    _CHARSETS[value] = charset
+            return charset
         return part.get_content_charset()
     except Exception:
         return None
+
+
+_CHARSETS: dict[str, str | None] = {}  # a Content-Type value -> get_content_charset() of a part with it
+_MAX_CHARSETS = 10_000
+_UNKNOWN = object()
 
 
 def _filename(part: Message) -> str | None:
@@ -678,6 +694,13 @@ def _without_line_end(text: str) -> str:
     return text
 
 
+# Header names as written -> their key (cleaned, lower-cased): a mailbox uses a few hundred
+# names, and working each one out again was a tenth of reading the headers. Bounded, so that a
+# flood of made-up names cannot grow it without end; beyond the bound names are worked out.
+_HEADER_KEYS: dict[str, str] = {}
+_MAX_HEADER_KEYS = 10_000
+
+
 def mail_language(subject: str, text: str) -> str:
     """The language of a message from its subject and the sender's own text ("und" when unknown).
 
@@ -735,12 +758,17 @@ def parse_message_tree(
     headers: list[tuple[str, str]] = []
     raw_by_name: dict[str, list[str]] = {}
     for name, value in raw_items:
-        key = _clean(_raw_to_str(name)).lower()
+        key = _HEADER_KEYS.get(name) if type(name) is str else None
+        if key is None:
+            key = _clean(_raw_to_str(name)).lower()
+            if type(name) is str and len(_HEADER_KEYS) < _MAX_HEADER_KEYS:
+                _HEADER_KEYS[name] = key
         text = _raw_to_str(value)
         raw_value = _clean(text)
         raw_by_name.setdefault(key, []).append(raw_value)
-        # decode_header_value(value) without reading the raw value twice.
-        headers.append((key, _decode_words(text)))
+        # decode_header_value(value) without reading the raw value twice: with no encoded word
+        # in it, the decoded value is the cleaned one (what _decode_words gives).
+        headers.append((key, raw_value if "=?" not in text else _decode_words(text)))
 
     def first_raw(name: str) -> str | None:
         values = raw_by_name.get(name)

@@ -181,3 +181,31 @@ def test_cached_address_headers_read_the_same_every_time():
         assert got == expected
         got[0].append(("x", "x@example.com"))  # a caller changing its list must not touch the cache
     assert _addresses(cases[0]) == expected[0]
+
+
+def test_cached_header_keys_and_charsets_read_the_same_every_time():
+    # Header keys and charsets are kept per written value: a second message with the same
+    # header name or Content-Type must get what the first got, a name in another case the same
+    # key, a value with 8-bit bytes (a Header object to the stdlib, never cached) its own
+    # reading, and the cache must not carry one value's answer over to another.
+    from email import message_from_string
+    from email.policy import compat32
+
+    from inbox_bot.parsing import _charset
+
+    raw = ("From: a@example.com\r\nX-Mixed-CASE: one\r\nx-mixed-case: two\r\nSUBJECT: s\r\n"
+           "Content-Type: text/plain; charset=\"ISO-8859-2\"\r\n\r\nbody\r\n").encode("ascii")
+    for _ in range(2):
+        mail = parse_message(raw)
+        assert mail.header("x-mixed-case") == ("one", "two") and mail.subject == "s"
+        assert [k for k, _ in mail.headers] == ["from", "x-mixed-case", "x-mixed-case", "subject", "content-type"]
+    values = ['text/plain; charset="UTF-8"', "text/plain; charset=iso-8859-2", "text/plain; charset*=utf-8''cp1250",
+              "text/plain; charset=\"\udcc5\"", "text/plain; name=x", "text/plain; charset=ZA\u017b"]
+    for _ in range(2):
+        for value in values:
+            part = message_from_string(f"Content-Type: {value}\r\n\r\nx\r\n", policy=compat32)
+            try:
+                expected = part.get_content_charset()
+            except Exception:
+                expected = None
+            assert _charset(part) == expected, value
