@@ -113,6 +113,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 # with a Czech one came out Czech or Slovak while every quarter had a Polish letter.
 _POLISH_DIACRITIC = re.compile(r"[ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]")
 _NOT_POLISH_LETTER = re.compile(r"(?![a-zA-ZąćęłńóśźżĄĆĘŁŃÓŚŹŻ])[^\W\d_]")
+_POLISH_LETTERS_RUN = re.compile(r"[a-zA-ZąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+")
 # Words no other language of ALL_LANGUAGES writes (nor Sorbian): not "nie" (German), "moje"/"tej"/
 # "jej"/"teraz"/"tak"/"ale" (Czech, Slovak), "mojej" (Slovak), "to" (English), "dane" (Danish).
 _POLISH_ONLY_WORDS = frozenset(
@@ -220,7 +221,7 @@ _FOREIGN_WORDS = frozenset(
 )
 # Letter pairs of Polish (and Hungarian) spelling English does not write: a Polish signature
 # ("Grzegorz Brzeczyszczykiewicz") under a short English letter made the detector say "pl".
-_FOREIGN_SPELLING = re.compile(r"cz|sz|rz|dz|zs|wicz\b|[cs]ki\b", re.IGNORECASE)
+_FOREIGN_SPELLING = re.compile(r"cz|sz|rz|dz|zs|wicz\b|[cs]ki\b")  # searched in lower-cased text
 _NON_ASCII_LETTER = re.compile(r"(?![a-zA-Z])[^\W\d_]")
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 # Every text the long detector sees (SHORT_TEXT and up). Below _SHORT_ENGLISH_SLICE one foreign
@@ -309,19 +310,27 @@ def _unmistakably_polish(head: str) -> bool:
     """
     if _NOT_POLISH_LETTER.search(head):
         return False
+    # The word tests first, on the whole word list at once (set operations in C rather than a
+    # Python loop over ~60 words); positions are looked at only when the letters alone leave a
+    # quarter without Polish. tests/test_language_polish_fast_path.py checks this against the
+    # word-by-word form it replaced.
+    # Every letter is now an ASCII or a Polish one (the test above): _WORD's words are the runs of
+    # them, and lower-casing them maps each letter to one of them, so the words of the
+    # lower-cased slice are the lower-cased words (an explicit class scans twice as fast).
+    words = _POLISH_LETTERS_RUN.findall(head.lower())
+    if not _NOT_POLISH_WORDS.isdisjoint(words):
+        return False
+    if len(_POLISH_ONLY_WORDS.intersection(words)) < _MIN_POLISH_WORDS:
+        return False
     size = -(-len(head) // _QUARTERS)
-    polish = [False] * _QUARTERS
-    for match in _POLISH_DIACRITIC.finditer(head):
-        polish[match.start() // size] = True
-    seen: set[str] = set()
+    # A quarter has a Polish letter when the one-letter pattern matches inside it.
+    polish = [_POLISH_DIACRITIC.search(head, q * size, (q + 1) * size) is not None for q in range(_QUARTERS)]
+    if all(polish):
+        return True
     for match in _WORD.finditer(head):
-        word = match.group().lower()
-        if word in _NOT_POLISH_WORDS:
-            return False
-        if word in _POLISH_ONLY_WORDS:
-            seen.add(word)
+        if match.group().lower() in _POLISH_ONLY_WORDS:
             polish[match.start() // size] = polish[(match.end() - 1) // size] = True
-    return all(polish) and len(seen) >= _MIN_POLISH_WORDS
+    return all(polish)
 
 
 def _unmistakably_english(head: str) -> bool:
@@ -338,7 +347,11 @@ def _unmistakably_english(head: str) -> bool:
         return False
     if not head.isascii() and _NON_ASCII_LETTER.search(head):
         return False
-    if _FOREIGN_SPELLING.search(head):
+    # Every letter is an ASCII one now (the test above), so case folding has nothing to do but
+    # map A-Z to a-z: the pattern is searched case-sensitively in the lower-cased slice, which
+    # costs a third of an IGNORECASE search (that one also tries "ſ" for s and the Kelvin sign
+    # for k at every position, letters the test above has already refused).
+    if _FOREIGN_SPELLING.search(head.lower()):
         return False
     short = len(head) < _SHORT_ENGLISH_SLICE
     size = -(-len(head) // _QUARTERS)

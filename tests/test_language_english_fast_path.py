@@ -172,3 +172,40 @@ def test_fast_path_agrees_with_the_detector_on_the_shared_corpora():
 
 def _check(texts: list[str]) -> tuple[int, list[str]]:
     return check_fast_path(texts, _unmistakably_english, "en")
+
+
+def test_lower_casing_a_slice_of_allowed_letters_changes_no_word_and_no_boundary():
+    # The Polish and English fast paths search lower-cased text once they know every letter in
+    # it is an allowed one (ASCII, or ASCII and Polish): that is the same search only if no
+    # other character turns into a letter, changes length, or changes between word and non-word
+    # when lower-cased (a Roman numeral or a circled letter turning into "cz" would be a
+    # different answer). Checked over every code point.
+    import re
+    import sys
+
+    letter = re.compile(r"(?![a-zA-Z])[^\W\d_]")
+    word = re.compile(r"\w")
+    changed = []
+    for point in range(sys.maxunicode + 1):
+        if 0xD800 <= point <= 0xDFFF:
+            continue
+        ch = chr(point)
+        if ch.isascii() or letter.match(ch):
+            continue
+        low = ch.lower()
+        if low != ch and (len(low) != 1 or low.isascii() or bool(word.match(low)) != bool(word.match(ch))):
+            changed.append(hex(point))
+    assert changed == []
+
+
+def test_foreign_spelling_found_in_lower_cased_ascii_as_with_ignorecase():
+    # The pattern is now searched case-sensitively in lower-cased text: on ASCII letters the
+    # answer must be the IGNORECASE one, at word edges too.
+    import re
+
+    from classifiers.language import _FOREIGN_SPELLING
+
+    ignorecase = re.compile(_FOREIGN_SPELLING.pattern, re.IGNORECASE)
+    for text in ("CZESC", "Szanowni", "bRZeg", "ZSa", "JANKOWICZ,", "Kowalski.", "KOWALSKIego", "SKI-", "plain words",
+                 "Dear Sir – “quoted” ½ text", "wiCz\u00a0x"):
+        assert bool(_FOREIGN_SPELLING.search(text.lower())) == bool(ignorecase.search(text)), text

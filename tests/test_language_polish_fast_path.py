@@ -190,3 +190,46 @@ def test_fast_path_agrees_with_the_detector_on_the_shared_corpora():
 
 def _check(texts: list[str]) -> tuple[int, list[str]]:
     return check_fast_path(texts, _unmistakably_polish, "pl")
+
+
+def _polish_word_by_word(head: str) -> bool:
+    """_unmistakably_polish as it was written before its word tests became set operations."""
+    from classifiers.language import _MIN_POLISH_WORDS, _NOT_POLISH_LETTER, _NOT_POLISH_WORDS, _POLISH_DIACRITIC
+    from classifiers.language import _POLISH_ONLY_WORDS, _QUARTERS, _WORD
+
+    if _NOT_POLISH_LETTER.search(head):
+        return False
+    size = -(-len(head) // _QUARTERS)
+    polish = [False] * _QUARTERS
+    for match in _POLISH_DIACRITIC.finditer(head):
+        polish[match.start() // size] = True
+    seen: set[str] = set()
+    for match in _WORD.finditer(head):
+        word = match.group().lower()
+        if word in _NOT_POLISH_WORDS:
+            return False
+        if word in _POLISH_ONLY_WORDS:
+            seen.add(word)
+            polish[match.start() // size] = polish[(match.end() - 1) // size] = True
+    return all(polish) and len(seen) >= _MIN_POLISH_WORDS
+
+
+def test_set_form_of_the_polish_test_answers_as_the_word_by_word_form():
+    # Guards against the faster form drifting (a quarter test off by one, a foreign word seen
+    # too late): over the labelled letters, the shared letters and cut-down slices of them that
+    # leave a quarter without Polish letters, both forms must agree on every slice.
+    texts = []
+    for path in sorted(DATA.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            texts.append(f"{record['subject']}\n{record['body']}")
+    texts += list(shared_corpus_texts())
+    texts += list(PLAIN_POLISH) + ["", "a", "ż", "jest oraz także", "Jest ORAZ także 12345 " * 20]
+    heads = [_head(t) for t in texts]
+    heads += [h[: len(h) // 2] + " 0123456789" * 12 for h in heads]  # Polish in the first half only
+    fired = 0
+    for h in heads:
+        expected = _polish_word_by_word(h)
+        assert _unmistakably_polish(h) == expected, h[:80]
+        fired += expected
+    assert fired > 100  # the comparison covers texts the test takes, not only ones it refuses
