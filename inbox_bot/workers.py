@@ -14,9 +14,9 @@ How it works:
 - The child notes in a small shared record (`_Progress`) which message it is preparing and
   since when, before each message, so the parent knows which message is in flight without a
   message on the pipe. Its clock starts when the child finished its previous one (or became
-  ready, or was given the item, whichever is last): the child's start-up time, the parent's own
-  busy time and the time results spend on the pipe are never charged to a message. Both sides
-  read the same system-wide monotonic clock (CLOCK_MONOTONIC).
+  ready, or was given the item, whichever is last): the child's start-up time and the parent's
+  own busy time are never charged to a message. Both sides read the same system-wide monotonic
+  clock (CLOCK_MONOTONIC).
 - The results come back in order, in chunks (at most `CHUNK` messages, and always at the end of
   each batch handed over), not one pipe message per message: one write, one wake-up of the
   parent's reader and one event instead of a hundred. A result still in the child when it is
@@ -520,8 +520,9 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
             chunk.append((seq, ok, value))
             value = None
             if len(chunk) >= CHUNK or not jobs:
-                # Idle while sending: pickling a chunk is no message's time.
-                progress.note(_Progress.IDLE)
+                # Sent on the clock of the chunk's last message, still noted as in flight: a
+                # result that would not pickle in time costs that message, as when each result
+                # went alone, and never stalls the pool with no clock running.
                 if not _send_results(results_w, chunk):
                     return  # the parent is gone
                 if classify_with is not None:
@@ -529,6 +530,8 @@ def _child_main(jobs_r, results_w, ps: PrepareSettings, warm_up: bool, hook: str
                     if requests and not _send_classes(results_w, classify_with, requests, progress):
                         return  # the parent is gone
                 chunk = []
+                if not jobs:
+                    progress.note(_Progress.IDLE)
 
 
 def _send_results(results_w, chunk: list) -> bool:
@@ -569,7 +572,6 @@ def _send_classes(results_w, classify_with: ClassifierSettings, requests: list, 
             message = ("classified", [(seq, c) for (seq, _), c in zip(requests, found)], None)
         except Exception as exc:  # noqa: BLE001 - the parent classifies them: a model fault is not the mail's
             message = ("classified", [(seq, None) for seq, _ in requests], type(exc).__name__)
-        progress.note(_Progress.IDLE)
         results_w.send(message)
     except OSError:
         return False
