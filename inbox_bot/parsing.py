@@ -493,15 +493,17 @@ def _parse_structure(raw: bytes) -> tuple[Message, list[str]]:
 
 
 # The structure pass below gives exactly the tree BytesParser(policy=compat32).parsebytes gives,
-# more cheaply for the two shapes nearly all mail has: a single part, and one multipart level
-# of leaf parts (multipart/alternative of plain and HTML, a letter with a PDF). The stdlib's
+# more cheaply for the shapes nearly all mail has: a single part, and multiparts of leaf parts
+# (multipart/alternative of plain and HTML, a letter with a PDF), also nested up to
+# _NESTED_MULTIPARTS levels (an alternative beside a PDF: its megabytes of base64 went through
+# the feedparser line by line, ~9 ms a message). The stdlib's
 # feedparser hands every line of the message through Python generator code, and for every
 # multipart it compiles a regex for that message's boundary, which the re cache never holds
 # again (boundaries are unique): ~0.12 ms a multipart message, ~0.35 ms of its 0.48 ms parse
 # in all. Here only header blocks go through the stdlib parser line by line; bodies are sliced
 # as whole strings, and the boundary lines are found with one compiled pattern for all
-# boundaries. Anything else (message/*, nested multiparts, a missing boundary, any defect the
-# multipart level itself would record) is left to the stdlib parser, which reads it whole.
+# boundaries. Anything else (message/*, a digest, deeper nesting, a missing boundary, any defect
+# a multipart level itself would record) is left to the stdlib parser, which reads it whole.
 # tests/test_prepare_fast_parse.py compares the trees (headers, payloads, preamble, epilogue,
 # defects) with the stdlib's on tricky inputs and a corpus slice.
 
@@ -622,7 +624,12 @@ def _end_of_first_empty_line(text: str) -> int:
     return blank.end() if blank else -1
 
 
-def _flat_multipart(top: Message, body: str) -> Message | None:
+# Multiparts inside multiparts read by the route below (a letter with an attachment whose text
+# part is a multipart/alternative); deeper trees go to the stdlib parser.
+_NESTED_MULTIPARTS = 3
+
+
+def _flat_multipart(top: Message, body: str, depth: int = 0) -> Message | None:
     """`top` (a headers-only multipart with this body) completed as the feedparser would; None when not flat.
 
     Follows feedparser._parsegen's multipart branch for the case with nothing odd in it: a
@@ -667,16 +674,25 @@ def _flat_multipart(top: Message, body: str) -> Message | None:
         if end < 0:
             return None
         head = text[:end].lower()
-        if "multipart/" in head or "message/" in head:
+        if "message/" in head or "multipart/digest" in head or ("multipart/" in head and depth >= _NESTED_MULTIPARTS):
             return None
         texts.append((text, end))
     parts: list[Message] = []
     for text, end in texts:
         part, payload = _headers_and_body(text, end)
-        if payload is None or part.get_content_maintype() in ("multipart", "message"):
+        if payload is None or part.get_content_maintype() == "message":
             return None
-        # RFC 2046: the line end before a boundary line belongs to the boundary.
-        part.set_payload(_without_line_end(payload))
+        if part.get_content_maintype() == "multipart":
+            # Read as the feedparser reads a nested multipart: its parts, preamble and epilogue
+            # as at the top, then the line end before our next boundary line taken off its
+            # epilogue (the feedparser's "last" message is the nested multipart itself), or an
+            # empty epilogue made None.
+            if _flat_multipart(part, payload, depth + 1) is None:
+                return None
+            part.epilogue = None if part.epilogue == "" else _without_line_end(part.epilogue)
+        else:
+            # RFC 2046: the line end before a boundary line belongs to the boundary.
+            part.set_payload(_without_line_end(payload))
         parts.append(part)
     if marks[0][0] > 0:
         top.preamble = _without_line_end(body[: marks[0][0]])

@@ -114,6 +114,31 @@ TRICKY = {
         "--out\nContent-Type: multipart/alternative; boundary=\"in\"\n\n--in\n\nplain\n--in--\n"
         "--out\nContent-Type: image/png\n\nPNG\n--out--\n",
     ),
+    "alternative inside mixed, with an attachment": _mail(
+        'Content-Type: multipart/mixed; boundary="out"',
+        "preamble\n--out\nContent-Type: multipart/alternative; boundary=\"in\"\n\n--in\nContent-Type: text/plain\n\n"
+        "plain\n--in\nContent-Type: text/html\n\n<p>html</p>\n--in--\n--out\nContent-Type: application/pdf\n"
+        "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQ=\n--out--\n",
+    ),
+    "nested epilogues: text, one empty line, none": _mail(
+        'Content-Type: multipart/mixed; boundary="out"',
+        "--out\nContent-Type: multipart/alternative; boundary=\"a\"\n\ninner preamble\n--a\nContent-Type: text/plain\n\none\n--a--\n"
+        "inner epilogue\n\n--out\nContent-Type: multipart/related; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\ntwo\n--b--\n\n"
+        "--out\nContent-Type: multipart/alternative; boundary=\"c\"\n\n--c\nContent-Type: text/plain\n\nthree\n--c--\n--out--\nouter epilogue\n",
+    ),
+    "three levels of multiparts": _mail(
+        'Content-Type: multipart/mixed; boundary="l1"',
+        "--l1\nContent-Type: multipart/related; boundary=\"l2\"\n\n--l2\nContent-Type: multipart/alternative; "
+        "boundary=\"l3\"\n\n--l3\nContent-Type: text/plain\n\ndeep\n--l3--\n--l2\nContent-Type: image/png\n\nPNG\n--l2--\n--l1--\n",
+    ),
+    "nested multipart without its close boundary": _mail(
+        'Content-Type: multipart/mixed; boundary="out"',
+        "--out\nContent-Type: multipart/alternative; boundary=\"in\"\n\n--in\n\nplain\n--out\n\nafter\n--out--\n",
+    ),
+    "nested boundary a prefix of the outer": _mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\n\none\n--b1--\n--b\n\ntwo\n--b--\n",
+    ),
     "attached message": _mail(
         'Content-Type: multipart/mixed; boundary="b1"',
         "--b1\n\nsee below\n--b1\nContent-Type: message/rfc822\n\nFrom: x@example.pl\n\ninner\n--b1--\n",
@@ -141,7 +166,8 @@ def test_fast_route_is_taken_for_the_common_shapes():
     # point of the route is that single parts and flat multiparts do not (no boundary regex
     # compiled per message, no body read line by line).
     shapes = ("single part", "alternative with preamble and epilogue", "attachment with 8-bit file name",
-              "boundary look-alikes", "whitespace after boundaries")
+              "boundary look-alikes", "whitespace after boundaries", "alternative inside mixed, with an attachment",
+              "nested epilogues: text, one empty line, none", "three levels of multiparts")
     for raw in (TRICKY[name].replace(b"\r\n", ending) for name in shapes for ending in (b"\r\n", b"\n", b"\r")):
         text = raw.decode("ascii", "surrogateescape")
         end = parsing._end_of_first_empty_line(text)
