@@ -20,11 +20,13 @@ so that the collection the caller holds stays true (inbox_bot.cases.record_event
 
 from __future__ import annotations
 
+import json
 import weakref
 from datetime import datetime, timezone
+from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Table, event, insert, inspect
+from sqlalchemy import JSON, Connection, Table, event, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
@@ -124,15 +126,55 @@ def _utc_bind(processor, sqlite: bool):
     else (None, another zone, a naive datetime to be refused) takes the type's own step.
     """
     if sqlite:
+        texts = _UTC_TEXTS
+
         def bind(value):
             if type(value) is datetime and value.tzinfo is timezone.utc:
-                return value.isoformat(" ", "microseconds")[:26]
+                # Most of a group's datetimes are a few values written many times (a message's
+                # receipt is the time of its five or six events, its case and its drafts):
+                # formatting was most of the cost, a dict lookup is a twentieth of it. Only UTC
+                # datetimes are keys, and equal UTC datetimes have the same text.
+                found = texts.get(value)
+                if found is None:
+                    if len(texts) >= _UTC_TEXTS_MAX:
+                        texts.clear()
+                    found = texts[value] = value.isoformat(" ", "microseconds")[:26]
+                return found
             return processor(value)
     else:
         def bind(value):
             if type(value) is datetime and value.tzinfo is timezone.utc:
                 return value
             return processor(value)
+    return bind
+
+
+# The SQLite text of recently bound UTC datetimes (bounded: cleared when full).
+_UTC_TEXTS: dict[datetime, str] = {}
+_UTC_TEXTS_MAX = 4096
+
+# json.dumps's own C encoder with json.dumps's default settings, made once: json.dumps builds
+# it anew for every value through three Python calls, a third of the time of a small event
+# detail. No circular-reference markers, so that it keeps no state between calls (any thread
+# may use it): a value it cannot encode, a circular one included, goes to the type's own step,
+# which raises as before.
+_JSON_ENCODE = c_make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ",
+                              False, False, True) if c_make_encoder is not None else None
+
+
+def _json_bind(processor):
+    """The JSON type's bind step on SQLite (json.dumps), with the C encoder called directly for a
+    dict or list: the same text, json.dumps itself runs the same encoder with the same settings."""
+    encode = _JSON_ENCODE
+
+    def bind(value):
+        kind = type(value)
+        if kind is dict or kind is list:
+            try:
+                return "".join(encode(value, 0))
+            except Exception:  # noqa: BLE001 - json.dumps decides what the value means, or raises
+                pass
+        return processor(value)
     return bind
 
 
@@ -178,6 +220,12 @@ def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Insert |
         processor = bind.type._cached_bind_processor(dialect)
         if isinstance(bind.type, UTCDateTime):
             processor = _utc_bind(processor, dialect.name == "sqlite")
+        elif (type(bind.type) is JSON and dialect.name == "sqlite" and dialect._json_serializer is None
+              and _JSON_ENCODE is not None and processor is not None):
+            # SQLite's JSON bind step is json.dumps of the value (no string step after it); a
+            # configured serializer, another dialect (psycopg adapts the value itself) or a
+            # subclass of the type keep their own.
+            processor = _json_bind(processor)
         sources.append((bind.key, processor))
     if sorted(source[0] for source in sources) != sorted(keys):
         return None  # a key the statement does not take: SQLAlchemy's insert ignores it silently

@@ -155,3 +155,56 @@ def test_the_statement_is_compiled_once_and_sent_as_one_executemany(db):
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert [c for c in calls if c[0] == "INSERT INTO case_events"] == [("INSERT INTO case_events", True)] * 2
+
+
+def test_repeated_datetimes_and_json_of_every_shape_are_stored_the_same_both_ways(db):
+    # The UTC text is remembered per datetime and JSON is encoded by json.dumps's C encoder
+    # called directly. What could go wrong: a remembered text given to an equal instant in
+    # another zone written otherwise, a datetime rounded or cut, JSON with other separators,
+    # escapes or float text, a dict subclass or a scalar taking the shortcut wrongly.
+    from collections import OrderedDict
+
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+    same_instant_warsaw = UTC_NOW.astimezone(ZoneInfo("Europe/Warsaw"))
+    details = [{"labels": ["access", "ł"], "confidence": 0.9812, "big": 1e300, "neg": -0.0},
+               [1, "two", None, True, {"3": [4.5]}], {"zw": "\u2028\u00e9😀\"\\\n"}, {7: "int key", "b": False},
+               OrderedDict(a=1), "a string", 12, None, {}, []]
+    times = [UTC_NOW, same_instant_warsaw, UTC_NOW, ON_THE_SECOND, WARSAW, UTC_NOW + timedelta(microseconds=1),
+             ON_THE_SECOND, PLUS_TWO, UTC_NOW, ON_THE_SECOND]
+    rows = [dict(kind=f"k{i}", actor="inbox-bot", detail=detail, at=at, from_status=None, to_status=None, case_id=1)
+            for i, (detail, at) in enumerate(zip(details, times))]
+    with db.transaction() as session:
+        session.connection().execute(insert(CaseEvent.__table__), rows)
+    for _ in range(2):  # the second time, every datetime's text is a remembered one
+        with db.transaction() as session:
+            eventlog.insert_rows(session.connection(), CaseEvent.__table__, rows)
+    with db.session() as session:
+        stored = _raw(session, "case_events", ["at", "kind", "detail"], "1=1")
+    assert len(stored) == 30 and stored[:10] == stored[10:20] == stored[20:]
+
+
+def test_a_json_value_json_dumps_refuses_is_refused_as_before(db):
+    # The shortcut keeps no circular-reference check: such a value, and one json cannot encode,
+    # must still fail with the error SQLAlchemy's insert raises (and leave the shortcut usable).
+    with db.transaction() as session:
+        session.add(Case(**_case_row(1)))
+    circular: dict = {}
+    circular["self"] = circular
+    row = dict(kind="x", actor="inbox-bot", at=UTC_NOW, from_status=None, to_status=None, case_id=1)
+
+    def error_of(write) -> tuple[type, str]:
+        with pytest.raises(Exception) as raised, db.transaction() as session:
+            write(session.connection())
+        return type(raised.value), str(raised.value).split("\n")[0]
+
+    for bad, message in ((circular, "Circular reference"), ({"when": UTC_NOW}, "not JSON serializable")):
+        rows = [dict(row, detail=bad)]
+        expected = error_of(lambda connection: connection.execute(insert(CaseEvent.__table__), rows))
+        assert message in expected[1]
+        assert error_of(lambda connection: eventlog.insert_rows(connection, CaseEvent.__table__, rows)) == expected
+    with db.transaction() as session:
+        eventlog.insert_rows(session.connection(), CaseEvent.__table__, [dict(row, detail={"ok": [1]})])
+    with db.session() as session:
+        assert [tuple(r) for r in session.execute(text("SELECT CAST(detail AS TEXT) FROM case_events"))] == \
+            [('{"ok": [1]}',)]
