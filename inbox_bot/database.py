@@ -51,7 +51,10 @@ def unwritten(session: Session, model: type[_Row]) -> list[_Row]:
     a lookup that must see what earlier messages of the group added (a case, a queued reply, a
     suppression, a draft) looks here as well as in the database.
     """
-    return [row for row in session.new if isinstance(row, model)]
+    # The session's own mapping of new objects, in the order `session.new` gives them: that
+    # property copies them into a new identity set first, and a group's lookups ask this for
+    # every message while the group's new cases, drafts and suppressions pile up.
+    return [row for row in session._new.values() if isinstance(row, model)]
 
 
 def _prepare_sqlite_file(url: str) -> None:

@@ -29,7 +29,9 @@ from typing import NamedTuple
 from sqlalchemy import JSON, Connection, Table, event, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import NO_VALUE, instance_state, manager_of_class
+from sqlalchemy.orm.decl_base import _declarative_constructor
+from sqlalchemy.orm.instrumentation import ClassManager
 
 from inbox_bot import txscope
 from inbox_bot.schema import Case, CaseEvent, Draft, UTCDateTime
@@ -234,6 +236,38 @@ def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Insert |
                    None if compiled.positional else tuple(escaped.get(name, name) for name in names))
 
 
+def add_new(session: Session, model, **values):
+    """`model(**values)` added to `session`, for a model whose new objects are written as plain
+    rows (Case, Draft): the same pending object, built for a fifth of the cost.
+
+    The declarative constructor sets each value through the attribute's instrumentation (a
+    check, an event dispatch and a history entry per column) and `session.add` walks every
+    relationship for objects to cascade to: for a new object holding column values only, neither
+    does anything a plain dict would not. So the values go into the new instance's dict with the
+    history the constructor leaves (each key "had no value", the state modified) and the object
+    joins the session's new objects as `add` puts it there, through the session's own attach
+    step. Where something could tell the difference, the constructor and `add` are used: a
+    model with its own constructor or an init listener, a listener for one of the attributes'
+    changes, a value that is not a column, a session inside a flush event.
+    """
+    plain = _PLAIN_NEW.get(model)
+    manager = plain.manager if plain is not None else None
+    if (manager is None or session._warn_on_events or manager.dispatch.init
+            or manager.original_init is not _declarative_constructor
+            or not plain.column_keys.issuperset(values) or any(manager[key].dispatch.set for key in values)):
+        obj = model(**values)
+        session.add(obj)
+        return obj
+    obj = manager.new_instance()
+    state = instance_state(obj)
+    state.dict.update(values)
+    state.committed_state.update(dict.fromkeys(values, NO_VALUE))
+    state.modified = True
+    state._orphaned_outside_of_session = False
+    session._save_or_update_impl(state)
+    return obj
+
+
 def _written(parent) -> bool:
     return parent.id is not None and inspect(parent).persistent
 
@@ -354,11 +388,14 @@ class _Plain(NamedTuple):
     parent_keys: tuple[str, ...]  # written only once these (their parent's id) are known
     columns: list[tuple[str, object]]  # every column, with the default of an unset one
     expunged_with: tuple[str, ...]  # relationships whose objects session.expunge takes along
+    manager: ClassManager  # the class's instrumentation (add_new)
+    column_keys: frozenset[str]  # the mapped column attributes (add_new sets only these)
 
 
 def _plain(model, parent_keys: tuple[str, ...]) -> _Plain:
     mapper = inspect(model)
-    return _Plain(parent_keys, _defaults(model), tuple(r.key for r in mapper.relationships if r.cascade.expunge))
+    return _Plain(parent_keys, _defaults(model), tuple(r.key for r in mapper.relationships if r.cascade.expunge),
+                  manager_of_class(model), frozenset(prop.key for prop in mapper.column_attrs))
 
 
 # New objects of these models are written as plain rows, in this order (a draft points at its case).
