@@ -1,5 +1,6 @@
 """Rows written in bulk: case events, screening hits and queued mail, one INSERT per table write;
-and a transaction's new cases and drafts, written as rows at the flush (`_write_new_objects`).
+and a transaction's new cases, drafts and suppressions, written as rows at the flush
+(`_write_new_objects`).
 
 A message that opens a case records five or six events (opened, reply queued, status changes,
 draft created and mailed), screening notes a hit or two for each message, and one or two
@@ -33,8 +34,8 @@ from sqlalchemy.orm.attributes import NO_VALUE, instance_state, manager_of_class
 from sqlalchemy.orm.decl_base import _declarative_constructor
 from sqlalchemy.orm.instrumentation import ClassManager
 
-from inbox_bot import txscope
-from inbox_bot.schema import Case, CaseEvent, Draft, UTCDateTime
+from inbox_bot import ids, txscope
+from inbox_bot.schema import Case, CaseEvent, Draft, Suppression, UTCDateTime
 
 _KEY = txscope.key("inbox_bot.pending_events")
 
@@ -297,9 +298,10 @@ def _write_new_objects(session: Session) -> bool:
     where unset, as the unit of work would have written it) and then joins the session as a
     persistent, unchanged object, so that later changes are written as usual.
     """
+    _ids_at_flush(session)
     # Only objects whose id was handed out in advance (inbox_bot.ids) and whose parent's id is
     # known: the others are left to the unit of work, which finds both out as it inserts.
-    new = [obj for obj in session.new if type(obj) in _PLAIN_NEW and obj.id is not None
+    new = [obj for obj in session._new.values() if type(obj) in _PLAIN_NEW and obj.id is not None
            and all(getattr(obj, key) is not None for key in _PLAIN_NEW[type(obj)].parent_keys)]
     if not new:
         return False
@@ -317,6 +319,23 @@ def _write_new_objects(session: Session) -> bool:
         insert_rows(connection, model.__table__, rows)
         _persistent(session, objects, _PLAIN_NEW[model].expunged_with)
     return True
+
+
+def _ids_at_flush(session: Session) -> None:
+    """On SQLite, give the new objects of the models that take their id at the flush (suppressions)
+    the ids SQLite would have given them, so that they too are written as rows.
+
+    Nothing refers to a new suppression by id before the flush, so its id is not handed out when
+    it is added; the unit of work's insert of the group's few was still its only work at the
+    commit. SQLite numbers a row max(id) + 1, in the order the unit of work inserts (the order
+    of adding), and inbox_bot.ids counts on from max(id) under the same write lock: the same
+    ids. Not on PostgreSQL, where ids come from the sequence in blocks (gaps where the unit of
+    work's inserts took consecutive numbers).
+    """
+    late = [obj for obj in session._new.values() if type(obj) in _IDS_AT_FLUSH and obj.id is None]
+    if late and session.connection().dialect.name == "sqlite":
+        for obj in late:
+            obj.id = ids.next_id(session, type(obj))
 
 
 def _persistent(session: Session, objects: list, expunged_with: tuple[str, ...]) -> None:
@@ -399,7 +418,9 @@ def _plain(model, parent_keys: tuple[str, ...]) -> _Plain:
 
 
 # New objects of these models are written as plain rows, in this order (a draft points at its case).
-_PLAIN_NEW = {Case: _plain(Case, ()), Draft: _plain(Draft, ("case_id",))}
+_PLAIN_NEW = {Case: _plain(Case, ()), Draft: _plain(Draft, ("case_id",)), Suppression: _plain(Suppression, ())}
+# Of those, the models whose new objects get their id at the flush, on SQLite (_ids_at_flush).
+_IDS_AT_FLUSH = frozenset({Suppression})
 
 
 @event.listens_for(Session, "after_flush_postexec")

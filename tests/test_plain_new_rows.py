@@ -203,3 +203,37 @@ def test_a_listener_for_attribute_changes_still_sees_the_defaults_being_set(db):
     finally:
         event.remove(Case.extended, "set", note)
     assert seen == [("IODO-2026-00050", False)]
+
+
+def test_suppressions_are_written_as_rows_with_the_ids_the_database_would_give(db, orm_inserts):
+    # On SQLite they take max(id) + 1 in the order added, as SQLite numbered the unit of work's
+    # inserts; on PostgreSQL the unit of work still inserts them (ids from the sequence). What
+    # could go wrong: other ids, a row missing its default, an object left pending, a removal
+    # and an addition in one transaction numbered otherwise.
+    from inbox_bot import suppression
+    from inbox_bot.schema import Suppression
+
+    def note(mapper, connection, target):
+        orm_inserts.append(target)
+
+    event.listen(Suppression, "before_insert", note)
+    try:
+        with db.transaction() as session:
+            for address in ("a@example.pl", "b@example.pl", "c@example.pl"):
+                assert suppression.add(session, address, source="cli")
+            session.flush()
+            assert not session.new
+        with db.transaction() as session:
+            assert suppression.remove(session, "c@example.pl")
+            session.add(Suppression(address="d@example.pl", reason="manual", source="cli",
+                                    created_at=RECEIVED))
+    finally:
+        event.remove(Suppression, "before_insert", note)
+    sqlite = db.engine.dialect.name == "sqlite"
+    assert (len([o for o in orm_inserts if isinstance(o, Suppression)]) == 0) == sqlite
+    with db.session() as session:
+        rows = session.execute(text("SELECT id, address, reason, source FROM suppressions ORDER BY id")).all()
+    assert [tuple(r)[1:] for r in rows] == [("a@example.pl", "marketing_optout", "cli"),
+                                            ("b@example.pl", "marketing_optout", "cli"),
+                                            ("d@example.pl", "manual", "cli")]
+    assert [r[0] for r in rows] == [1, 2, 4]  # d after the removed c's 3: inserted before the delete
