@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detach
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state, manager_of_class
 from sqlalchemy.orm.decl_base import _declarative_constructor
 from sqlalchemy.orm.instrumentation import ClassManager
+from sqlalchemy.orm.mapper import _event_on_init
 
 from inbox_bot import ids, txscope
 from inbox_bot.schema import Case, CaseEvent, Draft, Suppression, UTCDateTime
@@ -248,25 +249,48 @@ def add_new(session: Session, model, **values):
     history the constructor leaves (each key "had no value", the state modified) and the object
     joins the session's new objects as `add` puts it there, through the session's own attach
     step. Where something could tell the difference, the constructor and `add` are used: a
-    model with its own constructor or an init listener, a listener for one of the attributes'
+    model with its own constructor or an init listener other than the mapper's, a listener for one of the attributes'
     changes, a value that is not a column, a session inside a flush event.
     """
     plain = _PLAIN_NEW.get(model)
-    manager = plain.manager if plain is not None else None
-    if (manager is None or session._warn_on_events or manager.dispatch.init
-            or manager.original_init is not _declarative_constructor
-            or not plain.column_keys.issuperset(values) or any(manager[key].dispatch.set for key in values)):
+    if plain is None or session._warn_on_events or not plain.column_keys.issuperset(values) \
+            or not _unobserved(session, model, plain):
         obj = model(**values)
         session.add(obj)
         return obj
+    manager = plain.manager
     obj = manager.new_instance()
     state = instance_state(obj)
+    _event_on_init(state, (), values)  # the mapper's own init listener (configuration), as the constructor runs it
     state.dict.update(values)
     state.committed_state.update(dict.fromkeys(values, NO_VALUE))
     state.modified = True
     state._orphaned_outside_of_session = False
     session._save_or_update_impl(state)
     return obj
+
+
+_UNOBSERVED = txscope.key("inbox_bot.add_new_unobserved")
+
+
+def _unobserved(session: Session, model, plain: _Plain) -> bool:
+    """Nothing but the mapper itself listens for `model`'s construction or its columns' changes.
+
+    Asked once per model and transaction: the listeners' collections cost more to look at than
+    the rest of building the object. A listener is added when the application starts (or by a
+    test before its transaction), not within a transaction that builds cases.
+    """
+    known = session.info.get(_UNOBSERVED)
+    if known is None:
+        known = session.info[_UNOBSERVED] = {}
+    answer = known.get(model)
+    if answer is None:
+        manager = plain.manager
+        answer = known[model] = (
+            manager.original_init is _declarative_constructor
+            and all(listener is _event_on_init for listener in manager.dispatch.init)
+            and not any(manager[key].dispatch.set for key in plain.column_keys))
+    return answer
 
 
 def _written(parent) -> bool:

@@ -87,3 +87,13 @@ def test_a_relationship_value_takes_the_constructors_way_and_cascades(db):
         assert case in session.new and draft in session.new
     with db.session() as session:
         assert session.execute(text("SELECT count(*) FROM drafts")).scalar_one() == 1
+
+
+def test_the_plain_way_is_taken_for_cases_drafts_and_suppressions(db):
+    # The mapper registers an init listener of its own on every mapped class: were that taken
+    # for an observer, every object would silently go the constructor's slower way.
+    from inbox_bot.schema import Suppression
+
+    with db.transaction() as session:
+        for model in (Case, Draft, Suppression):
+            assert eventlog._unobserved(session, model, eventlog._PLAIN_NEW[model])
