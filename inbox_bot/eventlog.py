@@ -67,23 +67,37 @@ def write(session: Session, models: set | None = None) -> None:
     pending = session.info.get(_KEY)
     if not pending:
         return
-    # A case not yet written (its id handed out in advance, inbox_bot.ids) keeps its events
-    # until it is: written before it, they would point at a row that does not exist yet.
-    parents = {id(item[2]): item[2] for item in pending}
-    # Asked once per parent, not per row: a group's buffer holds hundreds of rows of a few
-    # dozen cases, and it is looked at before and after every flush.
-    written = {key: parent is None or _written(parent) for key, parent in parents.items()}
-    due = [written[id(item[2])] and (models is None or item[1] in models) for item in pending]
-    ready = [item for item, now in zip(pending, due) if now]
-    if not ready:
-        return
-    session.info[_KEY] = [item for item, now in zip(pending, due) if not now]
+    # One pass over the buffer: it holds a group's hundreds of rows, and is looked at before and
+    # after every flush. A case not yet written (its id handed out in advance, inbox_bot.ids)
+    # keeps its events until it is: written before it, they would point at a row that does not
+    # exist yet. Whether a parent is written is asked once per parent, not per row.
+    parent_ids: dict = {}
+    keep = []
     by_table: dict = {}
-    for _, model, parent, parent_key, row in ready:
-        by_table.setdefault(model.__table__, []).append(row if parent is None else dict(row, **{parent_key: parent.id}))
+    for item in pending:
+        _, model, parent, parent_key, row = item
+        if models is not None and model not in models:
+            keep.append(item)
+            continue
+        if parent is not None:
+            parent_id = parent_ids.get(id(parent), _UNASKED)
+            if parent_id is _UNASKED:
+                parent_id = parent_ids[id(parent)] = parent.id if _written(parent) else None
+            if parent_id is None:
+                keep.append(item)
+                continue
+            # Into the buffered row itself (made for the buffer, leaving it now): no copy per row.
+            row[parent_key] = parent_id
+        by_table.setdefault(model.__table__, []).append(row)
+    if not by_table:
+        return
+    session.info[_KEY] = keep
     connection = session.connection()
     for table, rows in by_table.items():
         insert_rows(connection, table, rows)
+
+
+_UNASKED = object()
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
@@ -322,16 +336,32 @@ def _write_new_objects(session: Session) -> bool:
     where unset, as the unit of work would have written it) and then joins the session as a
     persistent, unchanged object, so that later changes are written as usual.
     """
-    _ids_at_flush(session)
+    # One pass over the session's new objects (a group's hundred or so), reading the pending
+    # objects' values from their dicts: what the attributes would return, without a call each.
+    by_model: dict = {}
+    late = []
+    for obj in session._new.values():
+        model = type(obj)
+        if model in _PLAIN_NEW:
+            if obj.__dict__.get("id") is None and model in _IDS_AT_FLUSH:
+                late.append(obj)
+            by_model.setdefault(model, []).append(obj)
+    if late:
+        _ids_at_flush(session, late)
     # Only objects whose id was handed out in advance (inbox_bot.ids) and whose parent's id is
     # known: the others are left to the unit of work, which finds both out as it inserts.
-    new = [obj for obj in session._new.values() if type(obj) in _PLAIN_NEW and obj.id is not None
-           and all(getattr(obj, key) is not None for key in _PLAIN_NEW[type(obj)].parent_keys)]
-    if not new:
+    wanted = {}
+    for model, objects in by_model.items():
+        parent_keys = _PLAIN_NEW[model].parent_keys
+        objects = [obj for obj in objects if obj.__dict__.get("id") is not None
+                   and all(obj.__dict__.get(key) is not None for key in parent_keys)]
+        if objects:
+            wanted[model] = objects
+    if not wanted:
         return False
     connection = session.connection()
     for model in _PLAIN_NEW:  # cases before the drafts that point at them
-        objects = [obj for obj in new if type(obj) is model]
+        objects = wanted.get(model)
         if not objects:
             continue
         columns = _PLAIN_NEW[model].columns
@@ -345,9 +375,9 @@ def _write_new_objects(session: Session) -> bool:
     return True
 
 
-def _ids_at_flush(session: Session) -> None:
-    """On SQLite, give the new objects of the models that take their id at the flush (suppressions)
-    the ids SQLite would have given them, so that they too are written as rows.
+def _ids_at_flush(session: Session, late: list) -> None:
+    """On SQLite, give `late`, new objects without an id of the models that take theirs at the
+    flush (suppressions), the ids SQLite would have given them, so that they too are written as rows.
 
     Nothing refers to a new suppression by id before the flush, so its id is not handed out when
     it is added; the unit of work's insert of the group's few was still its only work at the
@@ -356,8 +386,7 @@ def _ids_at_flush(session: Session) -> None:
     ids. Not on PostgreSQL, where ids come from the sequence in blocks (gaps where the unit of
     work's inserts took consecutive numbers).
     """
-    late = [obj for obj in session._new.values() if type(obj) in _IDS_AT_FLUSH and obj.id is None]
-    if late and session.connection().dialect.name == "sqlite":
+    if session.connection().dialect.name == "sqlite":
         for obj in late:
             obj.id = ids.next_id(session, type(obj))
 
