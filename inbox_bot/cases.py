@@ -40,6 +40,9 @@ STATUSES = frozenset(TRANSITIONS)
 OUTCOME_STATUSES = frozenset({"answered", "rejected", "withdrawn"})
 
 
+_UNSET = object()
+
+
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
@@ -87,7 +90,9 @@ def transition(
     # The register's outcome is the last answer given; reopening withdraws it until the next one.
     if target in OUTCOME_STATUSES:
         case.outcome = target
-    elif target in OPEN_STATUSES:
+    elif target in OPEN_STATUSES and case.__dict__.get("outcome", _UNSET) is not None:
+        # Not set again when it is None already (a new case's every transition): the same
+        # row either way, one attribute event less; read from the dict, so never a load.
         case.outcome = None
     record_event(session, case, "status", actor=actor, detail={"why": why} if why else {}, at=now,
                  from_status=previous, to_status=target)

@@ -92,6 +92,8 @@ def approval_key(session: Session, settings: Settings) -> bytes:
     bind = session.get_bind(Meta)
     stored = _STORED_KEYS.get(bind)
     if stored is not None:
+        # Committed for good: the session may keep it for its later transactions too, as below.
+        session.info[_KEY_CACHE] = stored
         return stored
     row = session.get(Meta, META_KEY)
     if row is None:
