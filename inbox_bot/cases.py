@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot import eventlog, grouplookups, txscope
@@ -106,25 +106,88 @@ def add_flag(session: Session, case: Case, flag: str, *, detail: dict | None = N
 
 
 _COUNTERS = txscope.key("inbox_bot.reference_counters")  # read under its row lock: this transaction only
+_SNAPSHOTS = txscope.key("inbox_bot.reference_counters_at_savepoints")
+
+
+class _Counter:
+    """A year's counter as this transaction holds it: the last number handed out, and the value
+    its row holds now (None when not known, after a rolled-back savepoint)."""
+
+    __slots__ = ("last", "stored")
+
+    def __init__(self, last: int):
+        self.last = last
+        self.stored: int | None = last
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:
-    """Hand out the next reference of the year, e.g. IODO-2026-00042, inside the caller's transaction."""
-    counters: dict = session.info.setdefault(_COUNTERS, {})
+    """Hand out the next reference of the year, e.g. IODO-2026-00042, inside the caller's transaction.
+
+    The counter's row is read once per transaction under its row lock and counted on in memory;
+    its new value is written before the transaction (or a savepoint) commits. As an ORM object
+    it cost a query through the ORM and an update through the unit of work per group of
+    messages, for one integer.
+    """
+    counters: dict = session.info.get(_COUNTERS)
+    if counters is None:
+        counters = session.info[_COUNTERS] = {}
     counter = counters.get(year)
-    if counter is None or counter not in session:  # not yet read, or dropped by a rolled-back savepoint
-        counter = session.execute(
-            select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+    if counter is None:  # not yet read in this transaction, or read in a rolled-back savepoint
+        table = ReferenceCounter.__table__
+        connection = session.connection()
+        last = connection.execute(
+            select(table.c.last).where(table.c.year == year).with_for_update()
         ).scalar_one_or_none()
-        if counter is None:
-            counter = ReferenceCounter(year=year, last=0)
-            session.add(counter)
-            # Written at once: a second new case before the next flush would otherwise not see
-            # it and add a second counter for the same year.
-            session.flush()
-        counters[year] = counter
+        if last is None:
+            # Written at once, as the ORM's flush of a new counter was: a second process opening
+            # the year's first case waits on this row (or fails on its key) instead of numbering too.
+            connection.execute(insert(table).values(year=year, last=0))
+            last = 0
+        counter = counters[year] = _Counter(last)
     counter.last += 1
     return f"{prefix}-{year}-{counter.last:05d}"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counters(session: Session) -> None:
+    """The counters' new values go to their rows before the transaction or savepoint commits."""
+    counters = session.info.get(_COUNTERS)
+    if not counters:
+        return
+    table = ReferenceCounter.__table__
+    connection = session.connection()
+    for year, counter in counters.items():
+        if counter.stored != counter.last:
+            connection.execute(update(table).where(table.c.year == year).values(last=counter.last))
+            counter.stored = counter.last
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _snapshot_counters(session: Session, transaction) -> None:
+    # A savepoint rolled back takes the counters back to where they were when it began, as the
+    # ORM's rollback expired a changed counter and read it again (begin_nested had flushed it).
+    if transaction.nested:
+        counters = session.info.get(_COUNTERS)
+        snapshots = session.info.get(_SNAPSHOTS)
+        if snapshots is None:
+            snapshots = session.info[_SNAPSHOTS] = {}
+        snapshots[transaction] = {year: counter.last for year, counter in (counters or {}).items()}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _restore_counters(session: Session, previous) -> None:
+    if not previous.nested:
+        return
+    snapshot = (session.info.get(_SNAPSHOTS) or {}).pop(previous, None)
+    counters = session.info.get(_COUNTERS)
+    if snapshot is None or not counters:
+        return
+    for year in list(counters):
+        if year in snapshot:
+            counters[year].last = snapshot[year]
+            counters[year].stored = None  # the savepoint may have written a later value, now undone
+        else:
+            del counters[year]  # read or created within the savepoint: read again (its row may be gone)
 
 
 def find_open_case_for(session: Session, requester: str) -> list[Case]:
