@@ -25,7 +25,8 @@ import json
 import weakref
 from datetime import datetime, timezone
 from json.encoder import c_make_encoder, encode_basestring_ascii
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Callable, NamedTuple
 
 from sqlalchemy import JSON, Connection, Table, event, insert, inspect
 from sqlalchemy.engine import Dialect
@@ -121,7 +122,16 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
     sources = plan.sources
     try:
         if plan.names is None:  # positional paramstyle (SQLite's qmark)
-            params = [tuple([row[key] if bind is None else bind(row[key]) for key, bind in sources]) for row in rows]
+            # The row's values in the driver's order taken in one C call, then only the columns
+            # with a bind step converted: most of a row's values go to the driver as they are.
+            getter, bound = plan.getter, plan.bound
+            params = []
+            append = params.append
+            for row in rows:
+                values = list(getter(row))
+                for index, bind in bound:
+                    values[index] = bind(values[index])
+                append(tuple(values))
         else:  # named (psycopg's pyformat)
             names = plan.names
             params = [{name: row[key] if bind is None else bind(row[key]) for name, (key, bind) in zip(names, sources)}
@@ -200,6 +210,8 @@ class _Insert(NamedTuple):
     sql: str  # the dialect's INSERT statement, as SQLAlchemy compiles it
     sources: tuple[tuple[str, object], ...]  # per parameter, in the driver's order: row key, bind step or None
     names: tuple[str, ...] | None  # the parameters' names for a named paramstyle; None when positional
+    getter: Callable  # a row's values in the driver's order, as a tuple
+    bound: tuple[tuple[int, Callable], ...]  # the positions with a bind step, and the step
 
 
 # Per dialect object (an engine's, so that a disposed engine's plans go with it): (table, keys) -> plan.
@@ -248,8 +260,11 @@ def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Insert |
     if sorted(source[0] for source in sources) != sorted(keys):
         return None  # a key the statement does not take: SQLAlchemy's insert ignores it silently
     escaped = compiled.escaped_bind_names
+    ordered = [source[0] for source in sources]
+    getter = itemgetter(*ordered) if len(ordered) > 1 else (lambda row, key=ordered[0]: (row[key],))
+    bound = tuple((index, bind) for index, (_, bind) in enumerate(sources) if bind is not None)
     return _Insert(compiled.string, tuple(sources),
-                   None if compiled.positional else tuple(escaped.get(name, name) for name in names))
+                   None if compiled.positional else tuple(escaped.get(name, name) for name in names), getter, bound)
 
 
 def add_new(session: Session, model, **values):
