@@ -515,7 +515,9 @@ class Processor:
         breach_due = deadlines.breach_due_at(received) if "breach_report" in labels else None
         if set(labels) == {"breach_report"}:
             due = breach_due  # the only clock running is the controller's 72 hours
-        case = Case(
+        case = eventlog.add_new(
+            session,
+            Case,
             id=ids.next_id(session, Case),
             reference=cases.next_reference(session, settings.cases.reference_prefix, local_year),
             requester=p.mail.sender,
@@ -531,7 +533,6 @@ class Processor:
             thread_references=list(p.mail.references),
             created_at=utcnow(),
         )
-        session.add(case)
         lookups = grouplookups.of(session)
         if lookups is not None:
             lookups.opened.append(case)  # a second request of the group finds it (cases.find_open_case_for)
