@@ -67,11 +67,12 @@ def test_a_rolled_back_savepoint_takes_its_numbers_back(db):
     assert _stored(db) == {2026: 5, 2029: 1}
 
 
+# PostgreSQL only: row locks are its own; on SQLite one writer at a time does the same.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_the_counter_row_stays_locked_while_a_transaction_numbers(db):
     # Two processes (a daemon and a `run --once`) must not hand out the same number: on
-    # PostgreSQL the second waits for the first's row lock. SQLite's writer lock does that there.
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    # PostgreSQL the second waits for the first's row lock.
+    assert db.engine.dialect.name == "postgresql"
     from sqlalchemy.exc import OperationalError
 
     with db.transaction() as session:
