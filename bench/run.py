@@ -91,6 +91,31 @@ def _peak_rss_mb(pid: int | None = None) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds(pid: int | str = "self") -> float:
+    """User plus system CPU time of a process, all its threads, from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat(5), counted after the command name's closing parenthesis.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu_seconds() -> dict[int, float]:
+    """CPU time of every live Dovecot process on the machine (the IMAP sessions do the server's work)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            # Dovecot's children name themselves "<instance>/imap" and the like.
+            if b"dovecot" in cmdline.split(b"\0", 1)[0]:
+                found[int(entry.name)] = _cpu_seconds(entry.name)
+    return found
+
+
 def _worker_logging(log_path: str | None) -> None:
     import logging
 
@@ -151,9 +176,17 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
 
         profiler = cProfile.Profile()
         profiler.enable()
+    # CPU time of the three parties over the pass, to tell waiting from working in the profile.
+    cpu_before = (_cpu_seconds(), _cpu_seconds(worker_pid) if worker_pid else 0.0, _server_cpu_seconds())
     started = time.perf_counter()
     report = runner.run_pass()
     seconds = time.perf_counter() - started
+    server_after = _server_cpu_seconds()
+    cpu = {
+        "process": _cpu_seconds() - cpu_before[0],
+        "worker": (_cpu_seconds(worker_pid) - cpu_before[1]) if worker_pid else 0.0,
+        "server": sum(v - cpu_before[2].get(pid, 0.0) for pid, v in server_after.items()),
+    }
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -171,6 +204,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
         "processed": p.count(status="processed"), "quarantined": p.count(status="quarantined"),
         "retry": p.count(status="retry"), "cases": cases, "queued": queued,
         "rss_before_mb": rss_before, "peak_rss_mb": _peak_rss_mb(), "worker_rss_mb": worker_rss,
+        "cpu_seconds": cpu,
     }
 
 
@@ -386,6 +420,7 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
           f"({pr['processed'] / pr['seconds']:.0f}/s), b/a {pr['seconds'] / out['fetch']['seconds']:.1f}, "
           f"cases {pr['cases']}, queued {pr['queued']}, peak RSS {pr['peak_rss_mb']:.0f} MB "
           f"+ worker {_mb(pr.get('worker_rss_mb'))}", flush=True)
+    print(f"[{kind}]   CPU a message: {_cpu_line(pr)}", flush=True)
     sink.clear()
     extra = ["--profile-out", str(workdir / f"{kind}-deliver.prof")] if args.profile else []
     out["deliver"] = _run_worker("deliver", config, workdir / f"{kind}-deliver.log", *extra)
@@ -480,6 +515,14 @@ def machine() -> dict:
         pass
     info["load_at_start"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return info
+
+
+def _cpu_line(pr: dict) -> str:
+    """CPU time a message of each party during (b), against the wall time a message."""
+    n = max(1, pr["processed"])
+    cpu = pr.get("cpu_seconds") or {}
+    parts = ", ".join(f"{name} {seconds * 1000 / n:.3f} ms" for name, seconds in cpu.items())
+    return f"{parts}; wall {pr['seconds'] * 1000 / n:.3f} ms"
 
 
 def _rate(n: int, seconds: float) -> str:
