@@ -20,7 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot import approval, cases, classify, deadlines, eventlog, gctune, grouplookups, ids, lifecycle, outbox, suppression
@@ -648,7 +648,7 @@ def _write_records(session: Session, records: Iterable[_Record]) -> None:
     table = Message.__table__
     connection = session.connection()
     for rows in shapes.values():
-        connection.execute(update(table).where(table.c.id == bindparam("_pk")), rows)
+        eventlog.update_rows(connection, table, rows, "_pk")
 
 
 def _threaded(case: Case, how: str) -> ThreadedCase:

@@ -1,4 +1,5 @@
-"""eventlog.insert_rows stores exactly what SQLAlchemy's own `insert(table)` executemany stores.
+"""eventlog.insert_rows and update_rows store exactly what SQLAlchemy's own executemany of `insert(table)`
+(or of `update(table)` by primary key) stores.
 
 The bulk writer bypasses SQLAlchemy's per-row parameter processing (it compiles the INSERT once
 and runs the column types' bind steps itself, with a shortcut for UTC datetimes). What could go
@@ -208,3 +209,94 @@ def test_a_json_value_json_dumps_refuses_is_refused_as_before(db):
     with db.session() as session:
         assert [tuple(r) for r in session.execute(text("SELECT CAST(detail AS TEXT) FROM case_events"))] == \
             [('{"ok": [1]}',)]
+
+
+# -- update_rows ---------------------------------------------------------------------------------
+
+def _update_both_ways(db, model, changes: list[dict]) -> None:
+    """Apply `changes` (each with "_pk" naming a row < 10) by SQLAlchemy to those rows and by
+    update_rows to the rows 10 above them."""
+    from sqlalchemy import bindparam, update
+
+    table = model.__table__
+    with db.transaction() as session:
+        connection = session.connection()
+        connection.execute(update(table).where(table.c.id == bindparam("_pk")), changes)
+        eventlog.update_rows(connection, table, [dict(row, _pk=row["_pk"] + 10) for row in changes], "_pk")
+
+
+def test_a_message_records_changes_of_every_column_type_are_stored_the_same_both_ways(db):
+    # What applying writes into a message's record: text, JSON labels, a float, datetimes in UTC
+    # and in another zone, NULLs, bytes (minimised raw mail), a boolean.
+    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
+                server_done=False, created_at=UTC_NOW, raw=b"raw")
+    with db.transaction() as session:
+        connection = session.connection()
+        for pk in (1, 2, 11, 12):
+            connection.execute(insert(Message.__table__), [dict(base, id=pk, uid=pk, message_key=f"k{pk}")])
+    changes = [
+        dict(_pk=1, sender="zażółć@example.pl", subject="Żądanie 😀", labels=["access", "ł"], confidence=0.98125,
+             status="processed", processed_at=UTC_NOW, raw=b"\x00\xff minimised", server_done=True, case_id=None),
+        dict(_pk=2, sender=None, subject="", labels=[], confidence=None, status="quarantined", processed_at=WARSAW,
+             raw=None, server_done=False, case_id=None),
+    ]
+    _update_both_ways(db, Message, changes)
+    columns = [c.name for c in Message.__table__.columns if c.name not in ("id", "uid", "message_key")]
+    with db.session() as session:
+        old = _raw(session, "messages", columns, "id < 10")
+        new = _raw(session, "messages", columns, "id > 10")
+    assert len(old) == 2 and new == old
+    assert old[0] != old[1]
+
+
+def test_an_update_is_one_executemany_of_a_plan_compiled_once(db):
+    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
+                server_done=False, created_at=UTC_NOW)
+    with db.transaction() as session:
+        session.connection().execute(insert(Message.__table__),
+                                     [dict(base, id=pk, uid=pk, message_key=f"k{pk}") for pk in range(1, 6)])
+    calls: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        calls.append((statement.split(" SET")[0].strip(), executemany))
+
+    rows = [dict(_pk=pk, status="processed", processed_at=UTC_NOW) for pk in range(1, 6)]
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.transaction() as session:
+            eventlog.update_rows(session.connection(), Message.__table__, rows, "_pk")
+            plans = dict(eventlog._PLANS[session.connection().dialect])
+            eventlog.update_rows(session.connection(), Message.__table__, rows, "_pk")
+            assert eventlog._PLANS[session.connection().dialect] == plans
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [c for c in calls if c[0] == "UPDATE messages"] == [("UPDATE messages", True)] * 2
+    with db.session() as session:
+        assert [tuple(r) for r in session.execute(text("SELECT DISTINCT status FROM messages"))] == [("processed",)]
+
+
+def test_updates_update_rows_cannot_write_itself_go_through_sqlalchemy(db):
+    # A key parameter named like a column, rows whose keys differ and a naive datetime: the same
+    # outcome as SQLAlchemy's own update, its error included.
+    from sqlalchemy.exc import CompileError, StatementError
+
+    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
+                server_done=False, created_at=UTC_NOW)
+    with db.transaction() as session:
+        session.connection().execute(insert(Message.__table__),
+                                     [dict(base, id=pk, uid=pk, message_key=f"k{pk}") for pk in (1, 2)])
+    with pytest.raises(CompileError, match="bindparam\\(\\) name 'id' is reserved"), db.transaction() as session:
+        # Named like a column: SQLAlchemy's update is used, and refuses it.
+        eventlog.update_rows(session.connection(), Message.__table__, [dict(id=1, status="processed")], "id")
+    with db.transaction() as session:
+        eventlog.update_rows(session.connection(), Message.__table__, [dict(_pk=1, status="processed")], "_pk")
+    with pytest.raises(StatementError, match="A value is required for bind parameter 'status'"), \
+            db.transaction() as session:
+        eventlog.update_rows(session.connection(), Message.__table__,
+                             [dict(_pk=1, status="quarantined", attempts=3), dict(_pk=2, attempts=3)], "_pk")
+    with pytest.raises(StatementError, match="naive datetime"), db.transaction() as session:
+        eventlog.update_rows(session.connection(), Message.__table__,
+                             [dict(_pk=2, processed_at=datetime(2026, 3, 2, 9, 30))], "_pk")
+    with db.session() as session:
+        stored = [tuple(r) for r in session.execute(text("SELECT id, status, attempts, processed_at FROM messages ORDER BY id"))]
+    assert stored == [(1, "processed", 0, None), (2, "new", 0, None)]
