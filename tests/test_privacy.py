@@ -120,3 +120,23 @@ def test_attachments_are_kept_when_configured_within_the_cap():
     assert strip_attachments(plain) is plain
     # Bytes that are not a message at all are never "minimised" into something else.
     assert strip_attachments(b"\x00\xff garbage") == b"\x00\xff garbage"
+
+
+def test_the_imap_protocol_trace_is_off_even_when_imapclient_logs_at_debug(dovecot, caplog):
+    # imapclient turns imaplib's protocol trace on and sends it to its DEBUG log: every line and
+    # literal read, so whole messages with their addresses. logs.setup keeps that logger quiet,
+    # but imaplib still formatted each message's bytes for it (a tenth of a backlog's processing
+    # time); the mailbox switches the trace off at its source, so not even an operator who turns
+    # imapclient's logging up gets mail in the log.
+    from inbox_bot.mailbox import Mailbox
+
+    dovecot.append(request_mail(f"Zofia Wiśniewska <{ADDRESSES[0]}>", "Usunięcie danych", SECRET_BODY))
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="imapclient"):
+        with Mailbox(dovecot.mailbox_settings()) as mb:
+            mb.select()
+            (fetched,) = list(mb.fetch(mb.pending_uids()))
+    assert b"85010112345" in fetched.raw  # the mail was read
+    assert any(r.name.startswith("imapclient") for r in caplog.records), "imapclient logged nothing: proves nothing"
+    text = "\n".join(str(r.msg) % r.args if r.args else str(r.msg) for r in caplog.records)
+    for needle in ("85010112345", ADDRESSES[0], "Kwiatowej"):
+        assert needle not in text, needle
