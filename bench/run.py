@@ -284,9 +284,18 @@ def append_backlog(dovecot, user: str, n: int, seed: int, offset: int = 0) -> di
     return {"messages": n, "bytes": total, "robots": robots, "seconds": time.perf_counter() - started}
 
 
-def raw_fetch(dovecot, user: str, batch_size: int) -> dict:
-    """(a) the floor: UID FETCH BODY.PEEK[] INTERNALDATE of every message, in batches, nothing else."""
+def raw_fetch(dovecot, user: str, batch_size: int, *, trace_off: bool = False) -> dict:
+    """(a) the floor: UID FETCH BODY.PEEK[] INTERNALDATE of every message, in batches, nothing else.
+
+    With `trace_off`, imaplib's protocol trace (which imapclient turns on, and inbox-bot's
+    mailbox turns off: inbox_bot.mailbox._no_wire_trace) is off here too: the floor of a client
+    that does not format what it reads for its debug log.
+    """
     client = dovecot.imap_client(user)
+    if trace_off:
+        from inbox_bot.mailbox import _no_wire_trace
+
+        _no_wire_trace(client)
     try:
         started = time.perf_counter()
         client.select_folder("INBOX", readonly=True)
@@ -412,6 +421,9 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
 
     out["fetch"] = raw_fetch(dovecot, user, args.batch_size)
     print(f"[{kind}] (a) raw fetch: {out['fetch']['messages']} in {out['fetch']['seconds']:.2f} s", flush=True)
+    out["fetch_quiet"] = raw_fetch(dovecot, user, args.batch_size, trace_off=True)
+    print(f"[{kind}] (a') raw fetch, imaplib's trace off: {out['fetch_quiet']['messages']} in "
+          f"{out['fetch_quiet']['seconds']:.2f} s", flush=True)
 
     extra = ["--profile-out", str(workdir / f"{kind}.prof")] if args.profile else []
     out["process"] = _run_worker("process", config, workdir / f"{kind}-process.log", *extra)
@@ -419,7 +431,7 @@ def run_database(kind: str, args, dovecot, sink, workdir: Path, postgres=None) -
     print(f"[{kind}] (b) processing: {pr['processed']} in {pr['seconds']:.2f} s "
           f"({pr['processed'] / pr['seconds']:.0f}/s), b/a {pr['seconds'] / out['fetch']['seconds']:.1f}, "
           f"cases {pr['cases']}, queued {pr['queued']}, peak RSS {pr['peak_rss_mb']:.0f} MB "
-          f"+ worker {_mb(pr.get('worker_rss_mb'))}", flush=True)
+          f"+ worker {_mb(pr.get('worker_rss_mb'))}; b/a' {pr['seconds'] / out['fetch_quiet']['seconds']:.1f}", flush=True)
     print(f"[{kind}]   CPU a message: {_cpu_line(pr)}", flush=True)
     sink.clear()
     extra = ["--profile-out", str(workdir / f"{kind}-deliver.prof")] if args.profile else []
@@ -525,6 +537,12 @@ def _cpu_line(pr: dict) -> str:
     return f"{parts}; wall {pr['seconds'] * 1000 / n:.3f} ms"
 
 
+def _cpu_line_of(run: dict) -> str:
+    if not run["process"].get("cpu_seconds"):
+        raise KeyError("cpu_seconds")
+    return _cpu_line(run["process"])
+
+
 def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}/s" if seconds else "-"
 
@@ -559,6 +577,10 @@ def figures_markdown(args, info: dict, runs: list[dict]) -> str:
     row("(b) processing to committed cases", lambda r: f"{r['process']['seconds']:.2f} s "
         f"({_rate(r['process']['processed'], r['process']['seconds'])})")
     row("b/a", lambda r: f"{r['process']['seconds'] / r['fetch']['seconds']:.1f}")
+    row("(a') raw fetch with imaplib's protocol trace off, as inbox-bot fetches", lambda r: f"{r['fetch_quiet']['seconds']:.2f} s "
+        f"({_rate(r['fetch_quiet']['messages'], r['fetch_quiet']['seconds'])})")
+    row("b/a'", lambda r: f"{r['process']['seconds'] / r['fetch_quiet']['seconds']:.1f}")
+    row("CPU a message during (b)", _cpu_line_of)
     row("cases opened / outbox rows queued (acknowledgements, identity requests, mail to the DPO)", lambda r: f"{r['process']['cases']:,} / {r['process']['queued']:,}")
     row("quarantined / retry", lambda r: f"{r['process']['quarantined']} / {r['process']['retry']}")
     row("(c) delivery to the SMTP sink", lambda r: f"{r['deliver']['seconds']:.2f} s, {r['deliver']['sent']:,} sent "
