@@ -20,7 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Iterable, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot import approval, cases, classify, deadlines, eventlog, gctune, grouplookups, ids, lifecycle, outbox, suppression
@@ -116,6 +116,22 @@ class PassReport:
 
 def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], int]:
     """Store a batch of fetched messages in one transaction; return the record ids and new count."""
+    recording = record_batch(db, fetched)
+    return recording.pks, len(recording.fresh)
+
+
+@dataclass
+class Recording:
+    """What `record_batch` did: a record id per fetched message, and the records it created."""
+
+    pks: list[int]
+    # The new records (status "new"), as the worker is handed them: what `Processor.begin`
+    # would otherwise read back from the database, raw mail and all, a moment after writing it.
+    fresh: dict[int, Recorded]
+
+
+def record_batch(db: Database, fetched: Sequence[FetchedMessage]) -> Recording:
+    """Store a batch of fetched messages in one transaction (see `record`)."""
     table = Message.__table__
     with db.core_transaction() as conn:
         # Two queries per batch, not two per message, and plain statements, not ORM objects:
@@ -171,12 +187,22 @@ def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], 
             slots.append(slot)
         for pk, values in moved.items():
             conn.execute(update(table).where(table.c.id == pk).values(**values))
-        if new_rows:
+        if new_rows and conn.dialect.name == "sqlite":
+            # The ids SQLite would give (max + 1 on), taken under the write lock this unit of work
+            # holds from its BEGIN IMMEDIATE, and the rows written by one executemany: with
+            # RETURNING, SQLAlchemy sent SQLite one INSERT per message.
+            last = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+            for number, row in enumerate(new_rows, start=last + 1):
+                row["id"] = number
+            eventlog.insert_rows(conn, table, new_rows)
+        elif new_rows:
             ids = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
             for row, pk in zip(new_rows, ids):
                 row["id"] = pk
         pks = [slot["id"] if isinstance(slot, dict) else slot for slot in slots]
-    return pks, len(new_rows)
+    fresh = {row["id"]: Recorded(row["id"], row["uid"], row["uidvalidity"], row["received_at"], row["raw"])
+             for row in new_rows}
+    return Recording(pks, fresh)
 
 
 # Messages applied in one transaction and written in one flush. What is needed once per
@@ -246,26 +272,32 @@ class Processor:
         """Process recorded messages: prepare, classify, apply. Outcomes for every pk given."""
         return self.finish(self.begin(pks))
 
-    def begin(self, pks: Iterable[int]) -> Begun:
-        """Load the records and start preparing them; `finish` does the rest.
+    def begin(self, pks: Iterable[int], fresh: dict[int, Recorded] | None = None) -> Begun:
+        """Load the records and start preparing them, in the order of their ids; `finish` does
+        the rest. `fresh`: records just created (`Recording.fresh`), taken as they are.
 
         A backlog's batches go to the worker process (inbox_bot.workers), so that the caller can
         fetch and apply the previous batch while this one is parsed on the other core.
         """
-        # Plain rows, not ORM objects: only these columns are needed, and the records are loaded
-        # again, locked, when applied.
-        columns = (Message.id, Message.uid, Message.uidvalidity, Message.status, Message.decision,
-                   Message.screen_verdict, Message.received_at, Message.raw)
-        with self.db.engine.connect() as conn:
-            rows = list(conn.execute(select(*columns).where(Message.id.in_(list(pks)))))
+        wanted = sorted(set(pks))
+        known = fresh or {}
+        items_by_pk = {pk: known[pk] for pk in wanted if pk in known}
         settled: list[Outcome] = []
-        items: list[Recorded] = []
-        for row in rows:
-            if row.status != "new":
-                settled.append(Outcome(row.id, row.uid, row.uidvalidity, row.status, row.decision,
-                                       destination=_destination_of(row)))
-            else:
-                items.append(Recorded(row.id, row.uid, row.uidvalidity, row.received_at, row.raw or b""))
+        rest = [pk for pk in wanted if pk not in items_by_pk]
+        if rest:
+            # Plain rows, not ORM objects: only these columns are needed, and the records are
+            # loaded again, locked, when applied.
+            columns = (Message.id, Message.uid, Message.uidvalidity, Message.status, Message.decision,
+                       Message.screen_verdict, Message.received_at, Message.raw)
+            with self.db.engine.connect() as conn:
+                for row in conn.execute(select(*columns).where(Message.id.in_(rest))):
+                    if row.status != "new":
+                        settled.append(Outcome(row.id, row.uid, row.uidvalidity, row.status, row.decision,
+                                               destination=_destination_of(row)))
+                    else:
+                        items_by_pk[row.id] = Recorded(row.id, row.uid, row.uidvalidity, row.received_at,
+                                                       row.raw or b"")
+        items = [items_by_pk[pk] for pk in wanted if pk in items_by_pk]
         batch = None
         if len(items) >= POOL_MIN_BATCH and self._workers_wanted():
             batch = self._workers().submit(items)

@@ -17,7 +17,7 @@ from inbox_bot import deliver
 from inbox_bot.config import Settings, require
 from inbox_bot.database import Database, in_chunks
 from inbox_bot.errors import MailboxUnavailable
-from inbox_bot.pipeline import Outcome, PassReport, Processor, record
+from inbox_bot.pipeline import Outcome, PassReport, Processor, record_batch
 from inbox_bot.schema import Message
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,11 @@ class Runner:
             chunk = uids[start : start + batch_size]
             fetched = list(mb.fetch(chunk, batch_size))
             report.fetched += len(fetched)
-            pks, new = record(self.db, fetched)
+            recording = record_batch(self.db, fetched)
+            pks, new = recording.pks, len(recording.fresh)
             report.recorded += new
             report.duplicates += len(fetched) - new
-            begun = self.processor.begin(pks)
+            begun = self.processor.begin(pks, recording.fresh)
             if in_hand is not None:
                 unsettled += self._finish_batch(report, *in_hand)
                 if len(unsettled) >= SETTLE_GROUP:
