@@ -185,7 +185,7 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
     cpu = {
         "process": _cpu_seconds() - cpu_before[0],
         "worker": (_cpu_seconds(worker_pid) - cpu_before[1]) if worker_pid else 0.0,
-        "server": sum(v - cpu_before[2].get(pid, 0.0) for pid, v in server_after.items()),
+        "Dovecot": sum(v - cpu_before[2].get(pid, 0.0) for pid, v in server_after.items()),
     }
     if profiler is not None:
         profiler.disable()
