@@ -23,6 +23,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from inbox_bot import compose
 
 FORMAT = 1
@@ -80,7 +82,18 @@ def build(spec: MailSpec) -> bytes:
 def dumps(spec: MailSpec) -> str:
     """The spec as JSON; NotStorable when its context holds a value of another kind."""
     # Tuples (references, the loop header) are written as JSON arrays; `loads` makes them tuples.
-    return _encode(_tagged({"format": FORMAT, **{name: getattr(spec, name) for name in _FIELDS}}))
+    document = {"format": FORMAT, **{name: getattr(spec, name) for name in _FIELDS}}
+    if _flat(spec.context):
+        # Every queued mail's spec goes through here, and the standard encoder after the walk
+        # below took 16 µs of a spec of 1.4 KB; orjson takes 4 (dates through _orjson_tag).
+        # Only a context of strings, integers, booleans, None, aware datetimes, dates and lists
+        # of strings takes this way: the two encoders write the same text. Anything orjson refuses (an
+        # integer over 64 bits, a string or int subclass) goes the standard way, which decides.
+        try:
+            return _orjson_dumps(document, default=_orjson_tag, option=_ORJSON_OPTIONS).decode("utf-8")
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return _encode(_tagged(document))
 
 
 def loads(value: str) -> MailSpec:
@@ -171,6 +184,41 @@ def _tagged(value: Any) -> Any:
     return value
 
 
+def _flat(context: dict | None) -> bool:
+    """A context orjson encodes as the standard encoder does after `_tagged`, to the character:
+    no nested dict (which could be shaped like a tag), no float (orjson writes 1e-08 as 1e-8, and
+    NaN as null where the standard encoder refuses it), no naive datetime, nothing else."""
+    if context is None:
+        return True
+    if type(context) is not dict or _decode_object(context) is not context:
+        return False
+    for key, value in context.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if kind is str or value is None or kind is bool or kind is int:
+            continue
+        if kind is datetime:
+            if value.tzinfo is None:
+                return False
+        elif kind is list or kind is tuple:
+            for item in value:
+                if type(item) is not str:
+                    return False
+        elif kind is not date:
+            return False
+    return True
+
+
+def _orjson_tag(value: Any) -> Any:
+    """orjson's callback for what it passes through: the same tagged objects as `_tagged`."""
+    if type(value) is datetime and value.tzinfo is not None:
+        return {_DATETIME: value.isoformat(), "zone": getattr(value.tzinfo, "key", None)}
+    if type(value) is date:
+        return {_DATE: value.isoformat()}
+    raise TypeError("not a date")  # a subclass or another type: the standard way decides
+
+
 def _refuse(o: Any) -> Any:
     # Reached only for what `_tagged` left alone: a naive datetime or a value of another type.
     return _encode_value(o)
@@ -180,3 +228,8 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False, default=_refuse
 )
 _encode = _ENCODER.encode
+
+# Dates and datetimes come to _orjson_tag (orjson's own form has no zone name); a subclass of
+# str, int, dict or list too, so that it is refused there and takes the standard way.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_orjson_dumps = orjson.dumps

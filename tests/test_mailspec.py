@@ -220,3 +220,65 @@ def test_migration_keeps_old_rows_and_going_back_builds_the_waiting_ones(db_url)
     engine.dispose()
     assert bytes(stored["old@optingo.eu"]) == old
     assert parsed(bytes(stored[new.message_id]))["Message-ID"] == f"<{new.message_id}>"
+
+
+# -- the two encoders ------------------------------------------------------------------------------
+# A flat context (strings, integers, booleans, None, aware datetimes, dates, lists of strings)
+# is encoded by orjson, the
+# rest by the standard encoder after a walk that tags dates. What could go wrong: the two
+# writing different JSON for the same context (an escape, a float, a zone), orjson storing what
+# the standard way refuses (NaN becomes null there), or a context taking the wrong way.
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+_ZONES = [timezone.utc, WARSAW, ZoneInfo("America/St_Johns"), timezone(timedelta(hours=5, minutes=45))]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(),
+    st.datetimes(timezones=st.sampled_from(_ZONES)), st.dates(),
+    st.lists(st.text(max_size=8), max_size=3), st.tuples(st.text(max_size=8)),
+)
+
+
+def _standard(spec: mailspec.MailSpec) -> str:
+    document = {"format": mailspec.FORMAT, **{name: getattr(spec, name) for name in mailspec._FIELDS}}
+    return mailspec._encode(mailspec._tagged(document))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), _SCALARS, max_size=8), st.text(max_size=40))
+def test_a_flat_context_is_written_as_the_standard_encoder_writes_it(context, text):
+    assert mailspec._flat(context)
+    spec = _spec("acknowledgement", "pl", context, subject=text)
+    stored = mailspec.dumps(spec)
+    assert stored == _standard(spec)
+    assert mailspec.loads(stored) == mailspec.loads(_standard(spec))
+
+
+def test_the_contexts_processing_makes_take_the_quick_way_and_read_back_the_same():
+    for kind, labels, extra in PER_MESSAGE:
+        context = _reply_context(SETTINGS, _case(labels), "pl", **extra)
+        assert mailspec._flat(context), kind
+        spec = _spec(kind, "pl", context)
+        assert mailspec.dumps(spec) == _standard(spec)
+        assert mailspec.loads(mailspec.dumps(spec)).context == context
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize("value, refused", [
+    (float("nan"), ValueError), (float("inf"), ValueError),  # orjson would have written null
+    (5.960464477539063e-08, None), (0.1, None),  # orjson writes the exponent otherwise
+    (2**70, None),  # flat, but over 64 bits: orjson refuses it and the standard way writes it
+    (_Text("a str subclass"), None), ({"nested": [1, {"k": date(2026, 1, 2)}]}, None),
+    ([1, "mixed"], None), (datetime(2026, 1, 1, 12), mailspec.NotStorable), ({"$date": "2026-01-01"}, mailspec.NotStorable),
+])
+def test_a_context_the_quick_way_cannot_take_goes_the_standard_way(value, refused):
+    spec = _spec("acknowledgement", "pl", {"value": value, "plain": "ż"})
+    if refused is not None:
+        with pytest.raises(refused):
+            mailspec.dumps(spec)
+        return
+    assert mailspec.dumps(spec) == _standard(spec)
+    assert mailspec.loads(mailspec.dumps(spec)).context == spec.context
