@@ -101,8 +101,10 @@ def _cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _server_cpu_seconds() -> dict[int, float]:
-    """CPU time of every live Dovecot process on the machine (the IMAP sessions do the server's work)."""
+def _server_cpu_seconds(marker: bytes) -> dict[int, float]:
+    """CPU time of every live process on the machine whose name carries `marker`: b"dovecot"
+    (Dovecot's children name themselves "<instance>/imap" and the like) or b"postgres" (the
+    postmaster, "postgres: ..." for its backends)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -110,8 +112,7 @@ def _server_cpu_seconds() -> dict[int, float]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            # Dovecot's children name themselves "<instance>/imap" and the like.
-            if b"dovecot" in cmdline.split(b"\0", 1)[0]:
+            if marker in cmdline.split(b"\0", 1)[0]:
                 found[int(entry.name)] = _cpu_seconds(entry.name)
     return found
 
@@ -177,15 +178,20 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
         profiler = cProfile.Profile()
         profiler.enable()
     # CPU time of the three parties over the pass, to tell waiting from working in the profile.
-    cpu_before = (_cpu_seconds(), _cpu_seconds(worker_pid) if worker_pid else 0.0, _server_cpu_seconds())
+    on_postgres = settings.database.url.startswith("postgresql")
+    cpu_before = (_cpu_seconds(), _cpu_seconds(worker_pid) if worker_pid else 0.0, _server_cpu_seconds(b"dovecot"),
+                  _server_cpu_seconds(b"postgres") if on_postgres else {})
     started = time.perf_counter()
     report = runner.run_pass()
     seconds = time.perf_counter() - started
-    server_after = _server_cpu_seconds()
+    server_after = _server_cpu_seconds(b"dovecot")
+    database_after = _server_cpu_seconds(b"postgres") if on_postgres else {}
     cpu = {
         "process": _cpu_seconds() - cpu_before[0],
         "worker": (_cpu_seconds(worker_pid) - cpu_before[1]) if worker_pid else 0.0,
         "Dovecot": sum(v - cpu_before[2].get(pid, 0.0) for pid, v in server_after.items()),
+        **({"PostgreSQL": sum(v - cpu_before[3].get(pid, 0.0) for pid, v in database_after.items())}
+           if on_postgres else {}),
     }
     if profiler is not None:
         profiler.disable()
