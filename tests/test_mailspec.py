@@ -224,10 +224,10 @@ def test_migration_keeps_old_rows_and_going_back_builds_the_waiting_ones(db_url)
 
 # -- the two encoders ------------------------------------------------------------------------------
 # A flat context (strings, integers, booleans, None, aware datetimes, dates, lists of strings)
-# is encoded by orjson, the
-# rest by the standard encoder after a walk that tags dates. What could go wrong: the two
-# writing different JSON for the same context (an escape, a float, a zone), orjson storing what
-# the standard way refuses (NaN becomes null there), or a context taking the wrong way.
+# is encoded by orjson, the rest by the standard encoder after a walk that tags dates. What
+# could go wrong: the two writing different JSON for the same context (an escape, a float, a
+# zone), orjson storing what the standard way refuses (NaN becomes null there), or a context
+# taking the wrong way.
 
 from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
 
