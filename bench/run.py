@@ -489,6 +489,7 @@ def _big_backlog(kind: str, args, dovecot, sink, workdir: Path, new_db, out: dic
           f"({pb['processed'] / pb['seconds']:.0f}/s), peak RSS {pb['peak_rss_mb']:.0f} MB "
           f"+ worker {_mb(pb.get('worker_rss_mb'))} "
           f"(backlog of {args.messages}: {pr['peak_rss_mb'] if pr else float('nan'):.0f} MB)", flush=True)
+    print(f"[{kind}]   CPU a message: {_cpu_line(pb)}", flush=True)
     return out
 
 
