@@ -53,6 +53,13 @@ def next_id(session: Session, model) -> int:
             {"table": table, "n": POSTGRES_BLOCK},
         ).scalars())
         return pool.popleft()
-    last = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()  # noqa: S608 - a mapped table's name
+    last = sqlite_last_id(conn, table)
     pools[table] = last + 1
     return last + 1
+
+
+def sqlite_last_id(connection, table: str) -> int:
+    """The largest id in `table`, 0 when empty. On SQLite the next new row's id is this plus
+    one (its own numbering), for as long as the caller's unit of work holds the write lock
+    (from its BEGIN IMMEDIATE) and takes the ids of everything it inserts there from here on."""
+    return connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()  # noqa: S608 - a mapped table's name

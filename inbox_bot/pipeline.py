@@ -20,7 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from inbox_bot import approval, cases, classify, deadlines, eventlog, gctune, grouplookups, ids, lifecycle, outbox, suppression
@@ -188,16 +188,15 @@ def record_batch(db: Database, fetched: Sequence[FetchedMessage]) -> Recording:
         for pk, values in moved.items():
             conn.execute(update(table).where(table.c.id == pk).values(**values))
         if new_rows and conn.dialect.name == "sqlite":
-            # The ids SQLite would give (max + 1 on), taken under the write lock this unit of work
-            # holds from its BEGIN IMMEDIATE, and the rows written by one executemany: with
-            # RETURNING, SQLAlchemy sent SQLite one INSERT per message.
-            last = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+            # The ids SQLite would give, and the rows written by one executemany: with RETURNING,
+            # SQLAlchemy sent SQLite one INSERT per message.
+            last = ids.sqlite_last_id(conn, table.name)
             for number, row in enumerate(new_rows, start=last + 1):
                 row["id"] = number
             eventlog.insert_rows(conn, table, new_rows)
         elif new_rows:
-            ids = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
-            for row, pk in zip(new_rows, ids):
+            numbers = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), new_rows).scalars().all()
+            for row, pk in zip(new_rows, numbers):
                 row["id"] = pk
         pks = [slot["id"] if isinstance(slot, dict) else slot for slot in slots]
     fresh = {row["id"]: Recorded(row["id"], row["uid"], row["uidvalidity"], row["received_at"], row["raw"])
