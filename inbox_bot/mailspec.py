@@ -212,10 +212,8 @@ def _flat(context: dict | None) -> bool:
 
 def _orjson_tag(value: Any) -> Any:
     """orjson's callback for what it passes through: the same tagged objects as `_tagged`."""
-    if type(value) is datetime and value.tzinfo is not None:
-        return {_DATETIME: value.isoformat(), "zone": getattr(value.tzinfo, "key", None)}
-    if type(value) is date:
-        return {_DATE: value.isoformat()}
+    if type(value) is datetime or type(value) is date:
+        return _encode_value(value)  # NotStorable (a TypeError) for a naive datetime
     raise TypeError("not a date")  # a subclass or another type: the standard way decides
 
 
