@@ -114,12 +114,6 @@ class PassReport:
         return sum(1 for o in self.outcomes if all(getattr(o, k) == v for k, v in match.items()))
 
 
-def record(db: Database, fetched: Sequence[FetchedMessage]) -> tuple[list[int], int]:
-    """Store a batch of fetched messages in one transaction; return the record ids and new count."""
-    recording = record_batch(db, fetched)
-    return recording.pks, len(recording.fresh)
-
-
 @dataclass
 class Recording:
     """What `record_batch` did: a record id per fetched message, and the records it created."""
@@ -131,7 +125,7 @@ class Recording:
 
 
 def record_batch(db: Database, fetched: Sequence[FetchedMessage]) -> Recording:
-    """Store a batch of fetched messages in one transaction (see `record`)."""
+    """Store a batch of fetched messages in one transaction: a record id for each, and the new records."""
     table = Message.__table__
     with db.core_transaction() as conn:
         # Two queries per batch, not two per message, and plain statements, not ORM objects:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from helpers import ORGANISATION, request_mail
 from inbox_bot import config as config_mod, lifecycle
 from inbox_bot.database import Database, upgrade
-from inbox_bot.pipeline import COMMIT_GROUP, Processor, record
+from inbox_bot.pipeline import COMMIT_GROUP, Processor, record_batch
 from inbox_bot.schema import Case, CaseEvent, Message, OutboxRow
 from inbox_bot.values import FetchedMessage
 
@@ -46,7 +46,8 @@ def test_a_failing_message_rolls_back_alone_and_its_group_commits(setup, monkeyp
     now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
     fetched = [FetchedMessage("INBOX", 7, i + 1, request_mail(s, "Usunięcie danych", BODY), now)
                for i, s in enumerate(senders)]
-    pks, new = record(db, fetched)
+    recording = record_batch(db, fetched)
+    pks, new = recording.pks, len(recording.fresh)
     assert new == 5 and len(pks) <= COMMIT_GROUP  # one group
 
     outcomes = Processor(settings, db).process(pks)
@@ -88,7 +89,7 @@ def test_a_backlog_batch_is_processed_alike_with_or_without_the_worker_process(d
         now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
         fetched = [FetchedMessage("INBOX", 8, i + 1, request_mail(f"p{i}@example.pl", "Usunięcie danych", BODY), now)
                    for i in range(25)]  # above the size that goes to the worker
-        pks, _ = record(db, fetched)
+        pks = record_batch(db, fetched).pks
         outcomes = processor.process(pks)
     finally:
         processor.close()
@@ -105,7 +106,7 @@ def _batch(db, uidvalidity: int, letters: list[tuple[str, str, str]]):
     now = datetime(2026, 3, 9, 10, tzinfo=timezone.utc)
     fetched = [FetchedMessage("INBOX", uidvalidity, i + 1, request_mail(s, subject, body), now)
                for i, (s, subject, body) in enumerate(letters)]
-    pks, _ = record(db, fetched)
+    pks = record_batch(db, fetched).pks
     return pks
 
 
@@ -155,7 +156,7 @@ def test_opt_outs_in_one_group_put_each_address_on_the_list_once_without_a_redo(
     senders = ["twice@example.pl", "twice@example.pl", "listed@example.pl", "once@example.pl"]
     fetched = [FetchedMessage("INBOX", 8, i + 1, request_mail(s, f"Rezygnacja {i}", optout), now)
                for i, s in enumerate(senders)]
-    pks, _ = record(db, fetched)
+    pks = record_batch(db, fetched).pks
     with caplog.at_level("WARNING", logger="inbox_bot.pipeline"):
         outcomes = Processor(settings, db).process(pks)
     assert [o.status for o in outcomes] == ["processed"] * 4

@@ -109,7 +109,7 @@ def test_retry_of_a_message_that_now_processes(dovecot, smtp_sink, tmp_path):
 
 def _record_only(settings, db) -> int:
     from inbox_bot.mailbox import Mailbox
-    from inbox_bot.pipeline import record
+    from inbox_bot.pipeline import record_batch
 
     mb = Mailbox(settings.mailbox, settings.mailbox.secret())
     mb.connect()
@@ -118,7 +118,7 @@ def _record_only(settings, db) -> int:
         fetched = list(mb.fetch(mb.pending_uids(), 10))
     finally:
         mb.close()
-    (pk,), _ = record(db, fetched)
+    (pk,) = record_batch(db, fetched).pks
     return pk
 
 
