@@ -117,6 +117,24 @@ def _server_cpu_seconds(marker: bytes) -> dict[int, float]:
     return found
 
 
+def _parties_cpu(worker_pid: int | None, on_postgres: bool) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each party's processes: this one, its worker, Dovecot's, PostgreSQL's."""
+    parties = {
+        "process": {os.getpid(): _cpu_seconds()},
+        "worker": {worker_pid: _cpu_seconds(worker_pid)} if worker_pid else {},
+        "Dovecot": _server_cpu_seconds(b"dovecot"),
+    }
+    if on_postgres:
+        parties["PostgreSQL"] = _server_cpu_seconds(b"postgres")
+    return parties
+
+
+def _cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """Each party's CPU seconds between two `_parties_cpu` readings (a process started since counts whole)."""
+    return {party: sum(seconds - before[party].get(pid, 0.0) for pid, seconds in processes.items())
+            for party, processes in after.items()}
+
+
 def _worker_logging(log_path: str | None) -> None:
     import logging
 
@@ -177,22 +195,13 @@ def worker_process(config: str, log_path: str | None, profile: str | None) -> di
 
         profiler = cProfile.Profile()
         profiler.enable()
-    # CPU time of the three parties over the pass, to tell waiting from working in the profile.
+    # CPU time of the parties over the pass, to tell waiting from working in the profile.
     on_postgres = settings.database.url.startswith("postgresql")
-    cpu_before = (_cpu_seconds(), _cpu_seconds(worker_pid) if worker_pid else 0.0, _server_cpu_seconds(b"dovecot"),
-                  _server_cpu_seconds(b"postgres") if on_postgres else {})
+    cpu_before = _parties_cpu(worker_pid, on_postgres)
     started = time.perf_counter()
     report = runner.run_pass()
     seconds = time.perf_counter() - started
-    server_after = _server_cpu_seconds(b"dovecot")
-    database_after = _server_cpu_seconds(b"postgres") if on_postgres else {}
-    cpu = {
-        "process": _cpu_seconds() - cpu_before[0],
-        "worker": (_cpu_seconds(worker_pid) - cpu_before[1]) if worker_pid else 0.0,
-        "Dovecot": sum(v - cpu_before[2].get(pid, 0.0) for pid, v in server_after.items()),
-        **({"PostgreSQL": sum(v - cpu_before[3].get(pid, 0.0) for pid, v in database_after.items())}
-           if on_postgres else {}),
-    }
+    cpu = _cpu_spent(cpu_before, _parties_cpu(worker_pid, on_postgres))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -545,9 +554,7 @@ def _cpu_line(pr: dict) -> str:
 
 
 def _cpu_line_of(run: dict) -> str:
-    if not run["process"].get("cpu_seconds"):
-        raise KeyError("cpu_seconds")
-    return _cpu_line(run["process"])
+    return _cpu_line(run["process"]) if run["process"].get("cpu_seconds") else "-"
 
 
 def _rate(n: int, seconds: float) -> str:
