@@ -225,15 +225,19 @@ def _update_both_ways(db, model, changes: list[dict]) -> None:
         eventlog.update_rows(connection, table, [dict(row, _pk=row["_pk"] + 10) for row in changes], "_pk")
 
 
+def _messages(db, pks, **values) -> None:
+    """New message records with these ids (each its own uid and key), as recording leaves them."""
+    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
+                server_done=False, created_at=UTC_NOW, **values)
+    with db.transaction() as session:
+        session.connection().execute(insert(Message.__table__),
+                                     [dict(base, id=pk, uid=pk, message_key=f"k{pk}") for pk in pks])
+
+
 def test_a_message_records_changes_of_every_column_type_are_stored_the_same_both_ways(db):
     # What applying writes into a message's record: text, JSON labels, a float, datetimes in UTC
     # and in another zone, NULLs, bytes (minimised raw mail), a boolean.
-    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
-                server_done=False, created_at=UTC_NOW, raw=b"raw")
-    with db.transaction() as session:
-        connection = session.connection()
-        for pk in (1, 2, 11, 12):
-            connection.execute(insert(Message.__table__), [dict(base, id=pk, uid=pk, message_key=f"k{pk}")])
+    _messages(db, (1, 2, 11, 12), raw=b"raw")
     changes = [
         dict(_pk=1, sender="zażółć@example.pl", subject="Żądanie 😀", labels=["access", "ł"], confidence=0.98125,
              status="processed", processed_at=UTC_NOW, raw=b"\x00\xff minimised", server_done=True, case_id=None),
@@ -250,11 +254,7 @@ def test_a_message_records_changes_of_every_column_type_are_stored_the_same_both
 
 
 def test_an_update_is_one_executemany_of_a_plan_compiled_once(db):
-    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
-                server_done=False, created_at=UTC_NOW)
-    with db.transaction() as session:
-        session.connection().execute(insert(Message.__table__),
-                                     [dict(base, id=pk, uid=pk, message_key=f"k{pk}") for pk in range(1, 6)])
+    _messages(db, range(1, 6))
     calls: list[tuple[str, bool]] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -280,11 +280,7 @@ def test_updates_update_rows_cannot_write_itself_go_through_sqlalchemy(db):
     # outcome as SQLAlchemy's own update, its error included.
     from sqlalchemy.exc import CompileError, StatementError
 
-    base = dict(mailbox="INBOX", uidvalidity=7, size=3, received_at=UTC_NOW, status="new", attempts=0,
-                server_done=False, created_at=UTC_NOW)
-    with db.transaction() as session:
-        session.connection().execute(insert(Message.__table__),
-                                     [dict(base, id=pk, uid=pk, message_key=f"k{pk}") for pk in (1, 2)])
+    _messages(db, (1, 2))
     with pytest.raises(CompileError, match="bindparam\\(\\) name 'id' is reserved"), db.transaction() as session:
         # Named like a column: SQLAlchemy's update is used, and refuses it.
         eventlog.update_rows(session.connection(), Message.__table__, [dict(id=1, status="processed")], "id")
